@@ -1,0 +1,50 @@
+// Stable error codes of the shmpool protocol and the exception that carries one.
+// Every failure a client can see is an Error{code, message}; codes never change meaning.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace shmpool {
+
+enum class ErrorCode {
+    bad_json,          // the line is not valid JSON, or not an object
+    bad_request,       // a field is missing or has the wrong type
+    line_too_long,     // the request line exceeds the maximum length
+    unknown_verb,      // no handler for this verb
+    unknown_kernel,    // no kernel of this name
+    unknown_dataset,   // no dataset of this name
+    dataset_exists,    // a dataset of this name already exists
+    bad_name,          // a dataset or instance name that is not allowed
+    missing_role,      // a kernel input role was not given
+    unknown_role,      // an input role the kernel does not take
+    dtype_mismatch,    // an input has a dtype the kernel does not accept
+    shape_mismatch,    // input shapes do not agree with each other or the kernel
+    bad_shape,         // a shape that is not 1-4 positive dims
+    too_large,         // a size, shape or count that overflows or exceeds a limit
+    bad_param,         // a kernel parameter is missing, of the wrong type, or out of range
+    unknown_job,       // no job of this id
+    io_error,          // a file or shared-memory object could not be read or written
+    no_space,          // shared memory is full
+    range_failed,      // a range of the job failed (kernel error or worker death)
+    cancelled,         // the job was cancelled
+    shutting_down,     // the daemon is stopping and takes no new work
+    internal,          // a bug: the daemon's own invariant failed
+};
+
+std::string_view error_code_name(ErrorCode code);
+
+class Error : public std::runtime_error {
+public:
+    Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+    ErrorCode code() const { return code_; }
+
+private:
+    ErrorCode code_;
+};
+
+// "<call>() failed while <context>: strerror(errno)" in nginx's style.
+std::string sys_error_text(std::string_view call, std::string_view context, int err);
+
+}  // namespace shmpool

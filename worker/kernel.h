@@ -1,0 +1,82 @@
+// The kernel interface: a plan step the daemon runs to validate a job, and a run step a
+// worker runs over an index range [begin, end). Built-in kernels implement it directly.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/array_meta.h"
+
+namespace shmpool {
+
+struct ArrayMeta {
+    DType dtype = DType::float64;
+    Shape shape;
+};
+
+// A mapped dataset as a kernel sees it. Inputs are read-only; the output is writable.
+struct ArrayView {
+    ArrayMeta meta;
+    const void* data = nullptr;
+    void* writable = nullptr;  // only for the output
+
+    template <class T> const T* as() const { return static_cast<const T*>(data); }
+    template <class T> T* out() const { return static_cast<T*>(writable); }
+};
+
+// What the daemon knows when it plans a job.
+struct PlanInput {
+    const nlohmann::json& params;
+    const std::map<std::string, ArrayMeta>& inputs;  // role -> meta, every declared role present
+};
+
+struct Plan {
+    std::optional<ArrayMeta> output;  // none: the kernel writes no dataset
+    uint64_t rows = 0;                // the index space [0, rows) split into ranges
+};
+
+// What a worker hands a kernel for one job; valid for the whole job.
+struct RunContext {
+    const nlohmann::json& params;
+    std::map<std::string, ArrayView> inputs;
+    ArrayView output;
+};
+
+// A kernel fails a range on purpose (bad input found at run time) by throwing this.
+class KernelError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Per-job state in a worker (parsed params, precomputed norms...). run() may be called
+// several times for different ranges, in any order.
+class KernelRun {
+public:
+    virtual ~KernelRun() = default;
+    virtual void run(uint64_t begin, uint64_t end) = 0;
+};
+
+class Kernel {
+public:
+    virtual ~Kernel() = default;
+    virtual std::string name() const = 0;
+    virtual std::vector<std::string> roles() const = 0;
+    virtual nlohmann::json describe_params() const = 0;  // {"param": "meaning"}
+    virtual std::string description() const = 0;
+    // Validates inputs and params (throws Error with a stable code); never computes.
+    virtual Plan plan(const PlanInput& in) const = 0;
+    virtual std::unique_ptr<KernelRun> start(const RunContext& ctx) const = 0;
+};
+
+// Built-ins and internal kernels, by name. Internal kernels start with '_' and are not
+// accepted from clients.
+const Kernel* find_kernel(const std::string& name);
+std::vector<const Kernel*> all_kernels();
+
+}  // namespace shmpool
