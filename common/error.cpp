@@ -15,6 +15,7 @@ std::string_view error_code_name(ErrorCode code) {
         case ErrorCode::unknown_kernel: return "unknown_kernel";
         case ErrorCode::unknown_dataset: return "unknown_dataset";
         case ErrorCode::dataset_exists: return "dataset_exists";
+        case ErrorCode::dataset_busy: return "dataset_busy";
         case ErrorCode::bad_name: return "bad_name";
         case ErrorCode::missing_role: return "missing_role";
         case ErrorCode::unknown_role: return "unknown_role";

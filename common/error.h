@@ -16,6 +16,7 @@ enum class ErrorCode {
     unknown_kernel,    // no kernel of this name
     unknown_dataset,   // no dataset of this name
     dataset_exists,    // a dataset of this name already exists
+    dataset_busy,      // the dataset is still being written by a job
     bad_name,          // a dataset or instance name that is not allowed
     missing_role,      // a kernel input role was not given
     unknown_role,      // an input role the kernel does not take

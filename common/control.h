@@ -1,0 +1,105 @@
+// Layout of an instance's control segment: job descriptors, one slot per worker with two
+// lock-free rings (daemon -> worker ranges, worker -> daemon completions), a deletion log.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "common/spsc_ring.h"
+
+namespace shmpool::ctl {
+
+constexpr uint32_t kMagic = 0x53504f4c;  // "SPOL"
+constexpr uint32_t kLayoutVersion = 1;
+constexpr uint32_t kRingSize = 64;       // ranges in flight per worker, at most
+constexpr uint32_t kMaxJobSlots = 256;   // jobs dispatching at once
+constexpr uint32_t kMaxRoles = 4;
+constexpr uint32_t kRoleBytes = 32;
+constexpr uint32_t kKernelNameBytes = 48;
+constexpr uint32_t kParamsBytes = 8192;
+constexpr uint32_t kDeleteLogSize = 256;
+constexpr uint32_t kMessageBytes = 200;
+constexpr uint32_t kMaxWorkers = 256;
+
+// A dataset as a worker finds it: segment number, type and shape.
+struct DatasetRef {
+    uint64_t id = 0;  // 0: none
+    uint64_t bytes = 0;
+    uint8_t dtype = 0;
+    uint8_t ndim = 0;
+    uint64_t dims[4] = {};
+};
+
+// Written by the daemon before it publishes any range of the job (the ring's release store
+// orders it); read-only for workers. A slot is reused only when no range of it is in flight.
+struct JobDesc {
+    std::atomic<uint32_t> cancelled;  // workers skip ranges of a cancelled job
+    uint32_t generation;              // bumped at each reuse of the slot
+    uint64_t job_id;
+    char kernel[kKernelNameBytes];
+    uint32_t n_inputs;
+    char roles[kMaxRoles][kRoleBytes];
+    DatasetRef inputs[kMaxRoles];
+    DatasetRef output;
+    uint32_t params_len;
+    char params[kParamsBytes];  // JSON text
+};
+
+struct RangeMsg {
+    uint32_t job_slot;
+    uint32_t generation;
+    uint64_t index;  // which range of the job
+    uint64_t begin;
+    uint64_t end;
+    uint32_t attempt;
+    uint32_t reserved;
+};
+
+enum class RangeStatus : int32_t { ok = 0, kernel_error = 1, skipped = 2 };
+
+struct DoneMsg {
+    uint32_t job_slot;
+    uint32_t generation;
+    uint64_t index;
+    RangeStatus status;
+    uint32_t attempt;
+    uint64_t elapsed_ns;
+    char message[kMessageBytes];  // kernel_error: why
+};
+
+struct alignas(64) WorkerSlot {
+    std::atomic<uint32_t> doorbell;  // futex word: bumped by the daemon after a push
+    std::atomic<uint32_t> sleeping;  // the worker is (about to be) in futex_wait
+    // What the worker runs now, for `workers` and to blame a range when the worker dies.
+    std::atomic<uint64_t> running_job;  // 0: idle
+    std::atomic<uint64_t> running_index;
+    std::atomic<uint64_t> running_begin;
+    std::atomic<uint64_t> running_end;
+    SpscRing<RangeMsg, kRingSize> todo;  // daemon produces, worker consumes
+    SpscRing<DoneMsg, kRingSize> done;   // worker produces, daemon consumes
+
+    void reset();
+};
+
+struct alignas(64) Header {
+    uint32_t magic;
+    uint32_t version;
+    uint32_t n_workers;
+    std::atomic<uint32_t> daemon_sleeping;  // workers write the eventfd only when set
+    // Deleted dataset ids, a ring written only by the daemon; workers drop their mappings.
+    std::atomic<uint64_t> deleted_count;
+    uint64_t deleted_ids[kDeleteLogSize];
+    JobDesc jobs[kMaxJobSlots];
+
+    WorkerSlot* workers() { return reinterpret_cast<WorkerSlot*>(this + 1); }
+};
+
+static_assert(sizeof(Header) % alignof(WorkerSlot) == 0);
+static_assert(std::atomic<uint32_t>::is_always_lock_free);
+
+size_t control_bytes(uint32_t n_workers);
+// Constructs a fresh header and n_workers empty slots in zeroed memory.
+Header* init_control(void* memory, uint32_t n_workers);
+
+}  // namespace shmpool::ctl

@@ -1,0 +1,82 @@
+// One POSIX shared-memory object, created or opened by name and mapped (Boost.Interprocess).
+// Creation is mode 0600 and fully allocated, so a full /dev/shm is an error, never a SIGBUS.
+#include "common/segment.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+
+#include <boost/interprocess/shared_memory_object.hpp>
+
+#include "common/error.h"
+
+namespace shmpool {
+namespace bip = boost::interprocess;
+
+namespace {
+
+bip::permissions owner_only() {
+    bip::permissions p;
+    p.set_permissions(0600);
+    return p;
+}
+
+[[noreturn]] void throw_interprocess(const bip::interprocess_exception& e, const std::string& what,
+                                     const std::string& name) {
+    int err = e.get_native_error();
+    ErrorCode code = (err == ENOSPC || err == ENOMEM) ? ErrorCode::no_space : ErrorCode::io_error;
+    throw Error(code, what + " shared-memory object '" + name + "': " + e.what());
+}
+
+void allocate_fully(int fd, uint64_t bytes, const std::string& name) {
+    int err = posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+    if (err == 0) return;
+    ErrorCode code = (err == ENOSPC || err == EFBIG) ? ErrorCode::no_space : ErrorCode::io_error;
+    throw Error(code, sys_error_text("posix_fallocate", "allocating " + std::to_string(bytes) +
+                                                            " bytes for '" + name + "'", err));
+}
+
+}  // namespace
+
+Segment Segment::create(const std::string& name, uint64_t bytes) {
+    try {
+        bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write, owner_only());
+        try {
+            shm.truncate(static_cast<bip::offset_t>(bytes));
+            allocate_fully(shm.get_mapping_handle().handle, bytes, name);
+            return Segment(bip::mapped_region(shm, bip::read_write, 0, bytes));
+        } catch (...) {
+            bip::shared_memory_object::remove(name.c_str());
+            throw;
+        }
+    } catch (const bip::interprocess_exception& e) {
+        throw_interprocess(e, "cannot create", name);
+    }
+}
+
+Segment Segment::open(const std::string& name, bool writable, uint64_t bytes) {
+    try {
+        bip::mode_t mode = writable ? bip::read_write : bip::read_only;
+        bip::shared_memory_object shm(bip::open_only, name.c_str(), mode);
+        return Segment(bip::mapped_region(shm, mode, 0, bytes));
+    } catch (const bip::interprocess_exception& e) {
+        throw_interprocess(e, "cannot open", name);
+    }
+}
+
+bool Segment::remove(const std::string& name) { return bip::shared_memory_object::remove(name.c_str()); }
+
+uint64_t Segment::size_of(const std::string& name) {
+    try {
+        bip::shared_memory_object shm(bip::open_only, name.c_str(), bip::read_only);
+        bip::offset_t size = 0;
+        shm.get_size(size);
+        return static_cast<uint64_t>(size);
+    } catch (const bip::interprocess_exception& e) {
+        throw_interprocess(e, "cannot open", name);
+    }
+}
+
+}  // namespace shmpool

@@ -1,0 +1,34 @@
+// One POSIX shared-memory object, created or opened by name and mapped (Boost.Interprocess).
+// Creation is mode 0600 and fully allocated, so a full /dev/shm is an error, never a SIGBUS.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <boost/interprocess/mapped_region.hpp>
+
+namespace shmpool {
+
+class Segment {
+public:
+    Segment() = default;
+    // Creates `name` (must not exist) of `bytes` bytes, allocated and mapped read-write.
+    // Throws Error(no_space) when /dev/shm cannot hold it, Error(io_error) otherwise.
+    static Segment create(const std::string& name, uint64_t bytes);
+    // Opens an existing object; `bytes` 0 maps all of it. Throws Error(io_error).
+    static Segment open(const std::string& name, bool writable, uint64_t bytes = 0);
+    // Removes the name; mappings stay valid until unmapped. False if it did not exist.
+    static bool remove(const std::string& name);
+    // Size of an existing object, or throws Error(io_error).
+    static uint64_t size_of(const std::string& name);
+
+    void* data() const { return region_.get_address(); }
+    uint64_t size() const { return region_.get_size(); }
+    explicit operator bool() const { return region_.get_size() != 0; }
+
+private:
+    explicit Segment(boost::interprocess::mapped_region region) : region_(std::move(region)) {}
+    boost::interprocess::mapped_region region_;
+};
+
+}  // namespace shmpool

@@ -1,0 +1,226 @@
+// shmpoold's one process-wide object: owns the event loop, the instance lock, the control
+// segment, datasets, scheduler, workers and listener, and runs the start and stop sequences.
+#include "server/daemon.h"
+
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include "common/log.h"
+#include "common/names.h"
+#include "server/router.h"
+
+namespace shmpool {
+namespace {
+
+constexpr auto kSessionFlushWait = std::chrono::milliseconds(1000);
+constexpr auto kDrainPoll = std::chrono::milliseconds(10);
+
+uint32_t online_cpus() {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? static_cast<uint32_t>(n) : 1;
+}
+
+// An existing socket file is stale unless a daemon still answers on it.
+void remove_stale_socket(const std::string& path) {
+    struct stat st {};
+    if (lstat(path.c_str(), &st) != 0) return;
+    if (!S_ISSOCK(st.st_mode)) throw Error(ErrorCode::io_error, "'" + path + "' exists and is not a socket");
+    boost::asio::io_context probe_io;
+    boost::asio::local::stream_protocol::socket probe(probe_io);
+    boost::system::error_code ec;
+    probe.connect(boost::asio::local::stream_protocol::endpoint(path), ec);
+    if (!ec) throw Error(ErrorCode::io_error, "socket '" + path + "' is in use by another daemon");
+    unlink(path.c_str());
+    log_info("removed stale socket " + path);
+}
+
+}  // namespace
+
+Daemon::Daemon(DaemonOptions options) : opts_(std::move(options)), signals_(io_), drain_timer_(io_) {
+    check_instance_name(opts_.instance);
+    if (opts_.socket.empty()) opts_.socket = default_socket_path(opts_.instance);
+    if (opts_.workers == 0) opts_.workers = online_cpus();
+    if (opts_.workers > ctl::kMaxWorkers)
+        throw Error(ErrorCode::bad_request, "at most " + std::to_string(ctl::kMaxWorkers) + " workers");
+}
+
+Daemon::~Daemon() {
+    if (notify_fd_ >= 0) close(notify_fd_);
+}
+
+int Daemon::run(const std::function<void()>& ready) {
+    lock_ = std::make_unique<InstanceLock>(opts_.instance);
+    for (const auto& name : remove_instance_segments(opts_.instance))
+        log_warn("removed stale segment /dev/shm/" + name + " left by an earlier daemon of this instance");
+    create_control_segment();
+    notify_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (notify_fd_ < 0) throw Error(ErrorCode::io_error, sys_error_text("eventfd", "starting", errno));
+    store_ = std::make_unique<DatasetStore>(opts_.instance, control_);
+    SchedulerLimits limits;
+    limits.max_attempts = opts_.max_attempts;
+    limits.max_dataset_bytes = opts_.max_dataset_bytes;
+    scheduler_ = std::make_unique<Scheduler>(control_, opts_.workers, *store_, limits);
+    pool_ = std::make_unique<WorkerPool>(io_, control_, opts_.workers, notify_fd_, opts_.instance, *scheduler_);
+    router_ = std::make_unique<Router>(*this);
+    signal(SIGPIPE, SIG_IGN);
+    watch_signals();  // before the first fork, so no SIGCHLD is missed
+    pool_->start_all();
+    watch_completions();
+    listen();
+    log_info("serving instance '" + opts_.instance + "' on " + opts_.socket + " with " +
+             std::to_string(opts_.workers) + " workers");
+    ready();
+    io_.run();
+    finish();
+    return exit_code_;
+}
+
+void Daemon::create_control_segment() {
+    std::string name = control_segment_name(opts_.instance);
+    control_segment_ = Segment::create(name, ctl::control_bytes(opts_.workers));
+    control_ = ctl::init_control(control_segment_.data(), opts_.workers);
+    control_->daemon_sleeping.store(1);
+}
+
+void Daemon::listen() {
+    std::filesystem::path dir = std::filesystem::path(opts_.socket).parent_path();
+    if (!dir.empty() && !std::filesystem::exists(dir)) {
+        std::filesystem::create_directories(dir);
+        chmod(dir.c_str(), 0700);
+    }
+    remove_stale_socket(opts_.socket);
+    acceptor_.emplace(io_);
+    acceptor_->open();
+    mode_t old_mask = umask(0077);
+    boost::system::error_code ec;
+    acceptor_->bind(boost::asio::local::stream_protocol::endpoint(opts_.socket), ec);
+    umask(old_mask);
+    if (ec) throw Error(ErrorCode::io_error, "bind() failed while listening on '" + opts_.socket + "': " + ec.message());
+    chmod(opts_.socket.c_str(), 0600);
+    acceptor_->listen(SOMAXCONN);
+    accept_next();
+}
+
+void Daemon::accept_next() {
+    acceptor_->async_accept([this](const boost::system::error_code& ec, Session::Socket socket) {
+        if (ec) {
+            if (acceptor_ && acceptor_->is_open() && ec != boost::asio::error::operation_aborted) accept_next();
+            return;
+        }
+        std::erase_if(sessions_, [](const auto& kv) { return kv.second.expired(); });
+        auto session = std::make_shared<Session>(
+            std::move(socket), opts_.max_line,
+            [this](const std::shared_ptr<Session>& s, std::string_view line) { router_->on_line(s, line); },
+            [this](const std::shared_ptr<Session>& s) { router_->on_line_too_long(s); });
+        sessions_.emplace(session->id(), session);
+        session->start();
+        accept_next();
+    });
+}
+
+void Daemon::watch_signals() {
+    signals_.add(SIGCHLD);
+    signals_.add(SIGTERM);
+    signals_.add(SIGINT);
+    signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig == SIGCHLD)
+            pool_->reap();
+        else
+            begin_shutdown(std::string("received ") + strsignal(sig));
+        watch_signals();
+    });
+}
+
+void Daemon::watch_completions() {
+    if (!notify_) notify_.emplace(io_, notify_fd_);
+    notify_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                        [this](const boost::system::error_code& ec) {
+                            if (ec) return;
+                            on_completions();
+                            watch_completions();
+                        });
+}
+
+// Drain, then ask the workers to ring again, then drain what raced with that request.
+void Daemon::on_completions() {
+    uint64_t count;
+    while (read(notify_fd_, &count, sizeof count) > 0) {
+    }
+    scheduler_->drain_completions();
+    control_->daemon_sleeping.store(1, std::memory_order_seq_cst);
+    scheduler_->drain_completions();
+}
+
+void Daemon::begin_shutdown(const std::string& why) {
+    if (shutting_down_) return;
+    shutting_down_ = true;
+    log_info("stopping (" + why + "): no new work; draining jobs for up to " +
+             std::to_string(opts_.shutdown_timeout.count()) + " ms");
+    boost::system::error_code ignored;
+    if (acceptor_) acceptor_->close(ignored);
+    unlink(opts_.socket.c_str());
+    drain_deadline_ = Job::Clock::now() + opts_.shutdown_timeout;
+    drain_then_stop();
+}
+
+// Waits for running jobs to end, checking every kDrainPoll, and cancels what is left at the
+// shutdown timeout. Polling is fine here: it happens once, while the daemon stops.
+void Daemon::drain_then_stop() {
+    if (scheduler_->idle() || Job::Clock::now() >= drain_deadline_) {
+        scheduler_->cancel_all(ErrorCode::shutting_down, "the daemon stopped before the job finished");
+        stop_workers();
+        return;
+    }
+    drain_timer_.expires_after(kDrainPoll);
+    drain_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) drain_then_stop();
+    });
+}
+
+void Daemon::stop_workers() {
+    if (workers_stopping_) return;
+    workers_stopping_ = true;
+    drain_timer_.cancel();
+    pool_->stop_all(opts_.worker_stop_grace, [this] {
+        log_info("all workers reaped");
+        for (auto& kv : sessions_)
+            if (auto s = kv.second.lock()) s->close_after_flush();
+        stop_when_flushed(Job::Clock::now() + kSessionFlushWait);
+    });
+}
+
+// Stops the loop once every client has been sent its final replies (or after a bound).
+void Daemon::stop_when_flushed(Job::Clock::time_point deadline) {
+    bool open = false;
+    for (auto& kv : sessions_)
+        if (auto s = kv.second.lock()) open = open || s->is_open();
+    if (!open || Job::Clock::now() >= deadline) {
+        io_.stop();
+        return;
+    }
+    drain_timer_.expires_after(kDrainPoll);
+    drain_timer_.async_wait([this, deadline](const boost::system::error_code&) { stop_when_flushed(deadline); });
+}
+
+void Daemon::finish() {
+    for (auto& kv : sessions_)
+        if (auto s = kv.second.lock()) s->close();
+    router_.reset();
+    pool_.reset();
+    scheduler_.reset();  // jobs release their datasets
+    store_.reset();      // unlinks every dataset segment
+    control_segment_ = Segment();
+    Segment::remove(control_segment_name(opts_.instance));
+    for (const auto& name : remove_instance_segments(opts_.instance))
+        log_error("internal: segment /dev/shm/" + name + " outlived its owner; removed at exit");
+    lock_.reset();
+    log_info("stopped");
+}
+
+}  // namespace shmpool

@@ -1,0 +1,87 @@
+// shmpoold's one process-wide object: owns the event loop, the instance lock, the control
+// segment, datasets, scheduler, workers and listener, and runs the start and stop sequences.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <utility>  // before Asio under -std=c++20 with g++ 12
+#include <boost/asio.hpp>
+
+#include "common/protocol.h"
+#include "common/segment.h"
+#include "server/dataset_store.h"
+#include "server/instance_lock.h"
+#include "server/scheduler.h"
+#include "server/session.h"
+#include "server/worker_pool.h"
+
+namespace shmpool {
+
+struct DaemonOptions {
+    std::string instance = "default";
+    std::string socket;  // empty: default_socket_path(instance)
+    uint32_t workers = 0;  // 0: online CPUs
+    bool foreground = false;
+    size_t max_line = kDefaultMaxLine;
+    uint64_t max_dataset_bytes = 1ull << 40;
+    uint32_t max_attempts = 3;
+    std::chrono::milliseconds shutdown_timeout{10000};
+    std::chrono::milliseconds worker_stop_grace{2000};
+};
+
+class Router;
+
+class Daemon {
+public:
+    explicit Daemon(DaemonOptions options);
+    ~Daemon();
+    // Runs until stopped; returns the process exit code. `ready` is called once serving.
+    int run(const std::function<void()>& ready);
+
+    // For request handlers.
+    const DaemonOptions& options() const { return opts_; }
+    Scheduler& scheduler() { return *scheduler_; }
+    DatasetStore& store() { return *store_; }
+    WorkerPool& pool() { return *pool_; }
+    bool shutting_down() const { return shutting_down_; }
+    void begin_shutdown(const std::string& why);
+
+private:
+    void create_control_segment();
+    void listen();
+    void accept_next();
+    void watch_signals();
+    void watch_completions();
+    void on_completions();
+    void drain_then_stop();
+    void stop_workers();
+    void stop_when_flushed(Job::Clock::time_point deadline);
+    void finish();
+
+    DaemonOptions opts_;
+    boost::asio::io_context io_;
+    std::unique_ptr<InstanceLock> lock_;
+    Segment control_segment_;
+    ctl::Header* control_ = nullptr;
+    int notify_fd_ = -1;
+    std::unique_ptr<DatasetStore> store_;
+    std::unique_ptr<Scheduler> scheduler_;
+    std::unique_ptr<WorkerPool> pool_;
+    std::unique_ptr<Router> router_;
+    boost::asio::signal_set signals_;
+    std::optional<boost::asio::posix::stream_descriptor> notify_;
+    std::optional<boost::asio::local::stream_protocol::acceptor> acceptor_;
+    std::map<uint64_t, std::weak_ptr<Session>> sessions_;
+    boost::asio::steady_timer drain_timer_;
+    bool shutting_down_ = false;
+    bool workers_stopping_ = false;
+    Job::Clock::time_point drain_deadline_{};
+    int exit_code_ = 0;
+};
+
+}  // namespace shmpool

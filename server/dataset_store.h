@@ -1,0 +1,64 @@
+// The daemon's named datasets: each one a segment created, sealed and finally unlinked here.
+// A dataset's segment lives while anything holds it (the name, or a job using it).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/control.h"
+#include "common/segment.h"
+#include "worker/kernel.h"
+
+namespace shmpool {
+
+struct Dataset {
+    std::string name;
+    uint64_t id = 0;
+    ArrayMeta meta;
+    uint64_t bytes = 0;
+    std::string segment;
+    bool sealed = false;
+    uint64_t producer_job = 0;  // the job writing it while unsealed (0: none)
+    ctl::Header* control = nullptr;
+
+    Dataset() = default;
+    Dataset(const Dataset&) = delete;
+    Dataset& operator=(const Dataset&) = delete;
+    ~Dataset();  // unlinks the segment and tells the workers to drop their mappings
+
+    ctl::DatasetRef ref() const;
+    nlohmann::json info() const;
+};
+
+using DatasetPtr = std::shared_ptr<Dataset>;
+
+class DatasetStore {
+public:
+    DatasetStore(std::string instance, ctl::Header* control) : instance_(std::move(instance)), control_(control) {}
+    ~DatasetStore() { datasets_.clear(); }
+
+    // Creates an unsealed dataset; throws bad_name, dataset_exists, no_space, io_error.
+    // The returned segment is the daemon's own writable mapping (for small inline data).
+    DatasetPtr create(const std::string& name, const ArrayMeta& meta, Segment* mapping = nullptr);
+    DatasetPtr find(const std::string& name) const;  // throws unknown_dataset
+    void seal(Dataset& ds) { ds.sealed = true, ds.producer_job = 0; }
+    // Removes the name. A producing job must be cancelled first (dataset_busy otherwise)
+    // unless `force` (the job itself discarding its output).
+    void erase(const std::string& name, bool force = false);
+    std::vector<DatasetPtr> list() const;
+    void clear() { datasets_.clear(); }
+    uint64_t total_bytes() const;
+
+private:
+    std::string instance_;
+    ctl::Header* control_;
+    uint64_t next_id_ = 1;
+    std::map<std::string, DatasetPtr> datasets_;
+};
+
+}  // namespace shmpool

@@ -1,0 +1,206 @@
+// Handlers of the dataset verbs. Bulk copies (from a file, from a client's shared memory, to
+// a file) run as internal jobs in the workers; the loop reads at most an .npy header.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "common/names.h"
+#include "common/npy.h"
+#include "common/segment.h"
+#include "server/daemon.h"
+#include "server/inline_data.h"
+#include "server/router.h"
+
+namespace shmpool {
+namespace {
+
+constexpr uint64_t kCopyRangeBytes = 16 << 20;  // bytes per range of a copy job
+constexpr size_t kNpyPrefixBytes = 16;
+
+uint64_t copy_chunk(const ArrayMeta& m) {
+    uint64_t row = std::max<uint64_t>(1, m.shape.row_elems() * dtype_size(m.dtype));
+    return std::max<uint64_t>(1, kCopyRangeBytes / row);
+}
+
+nlohmann::json meta_params(const ArrayMeta& m) {
+    nlohmann::json shape = nlohmann::json::array();
+    for (int i = 0; i < m.shape.ndim; ++i) shape.push_back(m.shape.dims[i]);
+    return {{"dtype", dtype_name(m.dtype)}, {"shape", shape}};
+}
+
+// Runs an internal copy job and answers `c` with `on_done()` or the job's error as io_error.
+void run_copy_job(const Call& c, JobSpec spec, std::function<nlohmann::json(const Job&)> on_done,
+                  std::function<void()> on_fail = [] {}) {
+    spec.internal = true;
+    Job& job = c.daemon->scheduler().submit(spec);
+    c.daemon->scheduler().when_ended(job, [c, on_done = std::move(on_done), on_fail = std::move(on_fail)](const Job& j) {
+        if (j.state == JobState::done) {
+            try {
+                c.ok(on_done(j));
+            } catch (const Error& e) {
+                c.fail(e);
+            }
+            return;
+        }
+        on_fail();
+        ErrorCode code = j.state == JobState::failed ? ErrorCode::io_error : j.error->code;
+        c.fail(code, j.error ? j.error->message : "copy failed");
+    });
+}
+
+std::string read_npy_prefix(int fd, const std::string& path) {
+    std::string buf(kNpyPrefixBytes, '\0');
+    ssize_t n = pread(fd, buf.data(), buf.size(), 0);
+    if (n < 0) throw Error(ErrorCode::io_error, sys_error_text("pread", "reading " + path, errno));
+    buf.resize(static_cast<size_t>(n));
+    size_t need = npy_header_bytes_needed(buf.data(), buf.size());
+    buf.resize(need);
+    n = pread(fd, buf.data(), need, 0);
+    if (n != static_cast<ssize_t>(need)) throw Error(ErrorCode::io_error, "'" + path + "': the .npy header is truncated");
+    return buf;
+}
+
+NpyHeader read_npy_header(const std::string& path) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw Error(ErrorCode::io_error, sys_error_text("open", "opening '" + path + "'", errno));
+    struct stat st {};
+    try {
+        std::string prefix = read_npy_prefix(fd, path);
+        NpyHeader h = parse_npy_header(prefix.data(), prefix.size());
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+            throw Error(ErrorCode::io_error, "'" + path + "' is not a regular file");
+        if (static_cast<uint64_t>(st.st_size) < h.data_offset + h.data_bytes)
+            throw Error(ErrorCode::io_error, "'" + path + "' is truncated: " + std::to_string(st.st_size) +
+                                                 " bytes for a " + h.shape.to_string() + " array");
+        close(fd);
+        return h;
+    } catch (...) {
+        close(fd);
+        throw;
+    }
+}
+
+void put_from_file(const Call& c, const std::string& name, const std::string& path) {
+    NpyHeader h = read_npy_header(path);
+    ArrayMeta meta{h.dtype, h.shape};
+    JobSpec spec{"_load_npy", {}, meta_params(meta), copy_chunk(meta), name};
+    spec.params["path"] = path;
+    spec.params["offset"] = h.data_offset;
+    run_copy_job(c, spec, [](const Job& j) { return j.output->info(); });
+}
+
+std::string shm_object_name(std::string name) {
+    if (!name.empty() && name[0] == '/') name.erase(0, 1);
+    if (name.empty() || name.size() > 250 || name.find('/') != std::string::npos)
+        throw Error(ErrorCode::bad_name, "a shared-memory object name is '/name' without further '/'");
+    return name;
+}
+
+void put_from_shm(const Call& c, const std::string& name, const std::string& shm_arg) {
+    std::string shm = shm_object_name(shm_arg);
+    ArrayMeta meta;
+    meta.dtype = require_dtype(c.args(), "dtype");
+    meta.shape = require_shape(c.args(), "shape", meta.dtype, c.daemon->options().max_dataset_bytes);
+    uint64_t have = Segment::size_of(shm), need = checked_bytes(meta.shape, meta.dtype);
+    if (have < need)
+        throw Error(ErrorCode::io_error, "shared-memory object '" + shm + "' holds " + std::to_string(have) +
+                                             " bytes; a " + meta.shape.to_string() + " array needs " +
+                                             std::to_string(need));
+    JobSpec spec{"_copy_shm", {}, meta_params(meta), copy_chunk(meta), name};
+    spec.params["shm"] = shm;
+    run_copy_job(c, spec, [](const Job& j) { return j.output->info(); });
+}
+
+void put_inline(const Call& c, const std::string& name, const nlohmann::json& data) {
+    ArrayMeta meta;
+    meta.dtype = c.args().contains("dtype") ? require_dtype(c.args(), "dtype") : DType::float64;
+    meta.shape = inline_shape(data, meta.dtype, std::min<uint64_t>(c.daemon->options().max_dataset_bytes, kDefaultMaxLine));
+    Segment mapping;
+    DatasetPtr ds = c.daemon->store().create(name, meta, &mapping);
+    try {
+        write_inline(data, meta.dtype, meta.shape, mapping.data());
+    } catch (...) {
+        c.daemon->store().erase(name, /*force=*/true);
+        throw;
+    }
+    c.daemon->store().seal(*ds);
+    c.ok(ds->info());
+}
+
+}  // namespace
+
+void handle_dataset_put(const Call& c) {
+    std::string name = require_string(c.args(), "name");
+    auto file = optional_string(c.args(), "file");
+    auto shm = optional_string(c.args(), "shm");
+    bool has_data = c.args().contains("data");
+    if (int(file.has_value()) + int(shm.has_value()) + int(has_data) != 1)
+        throw Error(ErrorCode::bad_request, "dataset.put takes exactly one of 'file', 'shm' or 'data'");
+    check_dataset_name(name);
+    if (file) return put_from_file(c, name, *file);
+    if (shm) return put_from_shm(c, name, *shm);
+    put_inline(c, name, c.args()["data"]);
+}
+
+void handle_dataset_info(const Call& c) { c.ok(c.daemon->store().find(require_string(c.args(), "name"))->info()); }
+
+void handle_dataset_list(const Call& c) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& ds : c.daemon->store().list()) list.push_back(ds->info());
+    c.ok({{"datasets", list}});
+}
+
+void handle_dataset_delete(const Call& c) {
+    std::string name = require_string(c.args(), "name");
+    c.daemon->store().erase(name);
+    c.ok({{"deleted", name}});
+}
+
+void handle_dataset_get(const Call& c) {
+    DatasetPtr ds = c.daemon->store().find(require_string(c.args(), "name"));
+    if (!ds->sealed) throw Error(ErrorCode::dataset_busy, "dataset '" + ds->name + "' is still being written");
+    if (ds->bytes > kDefaultMaxLine)
+        throw Error(ErrorCode::too_large, "dataset '" + ds->name + "' is " + std::to_string(ds->bytes) +
+                                              " bytes; get returns at most 1 MiB inline (map its segment instead)");
+    Segment mapping = Segment::open(ds->segment, false, ds->bytes);
+    nlohmann::json info = ds->info();
+    info["data"] = read_inline(mapping.data(), ds->meta.dtype, ds->meta.shape);
+    c.ok(info);
+}
+
+void handle_dataset_save(const Call& c) {
+    DatasetPtr ds = c.daemon->store().find(require_string(c.args(), "name"));
+    std::string path = require_string(c.args(), "file");
+    if (!ds->sealed) throw Error(ErrorCode::dataset_busy, "dataset '" + ds->name + "' is still being written");
+    std::string header = format_npy_header(ds->meta.dtype, ds->meta.shape);
+    static uint64_t counter = 0;
+    std::string tmp = path + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
+    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) throw Error(ErrorCode::io_error, sys_error_text("open", "creating '" + tmp + "'", errno));
+    int err = 0;
+    if (pwrite(fd, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size())) err = errno ? errno : EIO;
+    if (!err) err = posix_fallocate(fd, 0, static_cast<off_t>(header.size() + ds->bytes));
+    close(fd);
+    if (err) {
+        unlink(tmp.c_str());
+        throw Error(err == ENOSPC ? ErrorCode::no_space : ErrorCode::io_error,
+                    sys_error_text("write", "preparing '" + tmp + "'", err));
+    }
+    JobSpec spec{"_save_npy", {{"src", ds->name}}, {{"path", tmp}, {"offset", header.size()}}, copy_chunk(ds->meta), {}};
+    uint64_t total = header.size() + ds->bytes;
+    run_copy_job(
+        c, spec,
+        [tmp, path, total](const Job&) {
+            if (rename(tmp.c_str(), path.c_str()) != 0) {
+                int e = errno;
+                unlink(tmp.c_str());
+                throw Error(ErrorCode::io_error, sys_error_text("rename", "finishing '" + path + "'", e));
+            }
+            return nlohmann::json{{"file", path}, {"bytes", total}};
+        },
+        [tmp] { unlink(tmp.c_str()); });
+}
+
+}  // namespace shmpool

@@ -1,0 +1,60 @@
+// Handlers of the job verbs: submit, status, wait, cancel. A waiting request is answered from
+// the job's end callback; the loop never blocks on it.
+#include "server/daemon.h"
+#include "server/router.h"
+
+namespace shmpool {
+namespace {
+
+JobSpec parse_job_spec(const nlohmann::json& a) {
+    JobSpec spec;
+    spec.kernel = require_string(a, "kernel");
+    if (a.contains("inputs") && !a["inputs"].is_null()) {
+        for (const auto& [role, name] : require_object(a, "inputs").items()) {
+            if (!name.is_string()) throw Error(ErrorCode::bad_request, "input '" + role + "' must name a dataset");
+            spec.inputs.emplace(role, name.get<std::string>());
+        }
+    }
+    if (a.contains("params") && !a["params"].is_null()) spec.params = require_object(a, "params");
+    spec.chunk = optional_u64(a, "chunk").value_or(0);
+    spec.output = optional_string(a, "output");
+    return spec;
+}
+
+// Answers `c` with the job once it has ended: its description, or its error.
+void answer_when_ended(const Call& c, Job& job) {
+    c.daemon->scheduler().when_ended(job, [c](const Job& j) {
+        if (j.state == JobState::done) {
+            c.ok(j.describe());
+            return;
+        }
+        nlohmann::json reply = reply_error(c.req.id, j.error ? j.error->code : ErrorCode::internal,
+                                           j.error ? j.error->message : "job ended without a reason");
+        reply["error"]["job"] = j.describe();
+        c.session->send(reply);
+    });
+}
+
+}  // namespace
+
+void handle_job_submit(const Call& c) {
+    JobSpec spec = parse_job_spec(c.args());
+    bool wait = optional_bool(c.args(), "wait", false);
+    Job& job = c.daemon->scheduler().submit(spec);
+    if (wait)
+        answer_when_ended(c, job);
+    else
+        c.ok(job.describe());
+}
+
+void handle_job_status(const Call& c) { c.ok(c.daemon->scheduler().get(require_u64(c.args(), "job")).describe()); }
+
+void handle_job_wait(const Call& c) { answer_when_ended(c, c.daemon->scheduler().get(require_u64(c.args(), "job"))); }
+
+void handle_job_cancel(const Call& c) {
+    Job& job = c.daemon->scheduler().get(require_u64(c.args(), "job"));
+    c.daemon->scheduler().cancel(job, ErrorCode::cancelled, "job " + std::to_string(job.id) + " was cancelled");
+    c.ok(job.describe());
+}
+
+}  // namespace shmpool

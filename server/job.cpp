@@ -1,0 +1,49 @@
+// A job as the daemon tracks it, and its description in the protocol (docs/protocol.md).
+// One function writes every job reply, so status, wait and submit always agree.
+#include "server/job.h"
+
+namespace shmpool {
+
+std::string_view job_state_name(JobState s) {
+    switch (s) {
+        case JobState::queued: return "queued";
+        case JobState::running: return "running";
+        case JobState::done: return "done";
+        case JobState::failed: return "failed";
+        case JobState::cancelled: return "cancelled";
+    }
+    return "?";
+}
+
+namespace {
+
+double seconds_between(Job::Clock::time_point a, Job::Clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+}
+
+}  // namespace
+
+nlohmann::json Job::describe() const {
+    auto now = Clock::now();
+    auto started_or_now = state == JobState::queued ? now : started;
+    auto ended_or_now = ended_state() ? ended : now;
+    nlohmann::json j = {
+        {"job", id},
+        {"kernel", kernel->name()},
+        {"state", job_state_name(state)},
+        {"rows", rows},
+        {"chunk", chunk},
+        {"ranges", n_ranges},
+        {"ranges_done", ranges_done},
+        {"ranges_requeued", ranges_requeued},
+        {"duplicate_completions", duplicates},
+        {"queued_s", seconds_between(submitted, started_or_now)},
+        {"run_s", state == JobState::queued ? 0.0 : seconds_between(started_or_now, ended_or_now)},
+        {"output", output ? output->info() : nlohmann::json(nullptr)},
+        {"error", nullptr},
+    };
+    if (error) j["error"] = {{"code", error_code_name(error->code)}, {"message", error->message}};
+    return j;
+}
+
+}  // namespace shmpool

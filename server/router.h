@@ -1,0 +1,57 @@
+// Dispatches a request line to its verb's handler through a table (no switch), and gives
+// handlers one way to answer: Call::ok / Call::fail, now or later (when a job ends).
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "common/protocol.h"
+#include "server/session.h"
+
+namespace shmpool {
+
+class Daemon;
+
+// One request being answered. Copyable, so a handler can keep it until a job ends.
+struct Call {
+    Daemon* daemon;
+    std::shared_ptr<Session> session;
+    Request req;
+
+    const nlohmann::json& args() const { return req.body; }
+    void ok(nlohmann::json result) const { session->send(reply_ok(req.id, std::move(result))); }
+    void fail(ErrorCode code, const std::string& message) const {
+        session->send(reply_error(req.id, code, message));
+    }
+    void fail(const Error& e) const { fail(e.code(), e.what()); }
+};
+
+using Handler = void (*)(const Call&);
+
+class Router {
+public:
+    explicit Router(Daemon& daemon) : daemon_(daemon) {}
+    void on_line(const std::shared_ptr<Session>& session, std::string_view line);
+    void on_line_too_long(const std::shared_ptr<Session>& session);
+
+private:
+    Daemon& daemon_;
+};
+
+// Handlers, grouped by what they touch (server/handlers_*.cpp).
+void handle_ping(const Call&);
+void handle_workers(const Call&);
+void handle_kernels(const Call&);
+void handle_shutdown(const Call&);
+void handle_dataset_put(const Call&);
+void handle_dataset_info(const Call&);
+void handle_dataset_list(const Call&);
+void handle_dataset_delete(const Call&);
+void handle_dataset_save(const Call&);
+void handle_dataset_get(const Call&);
+void handle_job_submit(const Call&);
+void handle_job_status(const Call&);
+void handle_job_wait(const Call&);
+void handle_job_cancel(const Call&);
+
+}  // namespace shmpool

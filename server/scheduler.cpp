@@ -1,0 +1,387 @@
+// Turns jobs into ranges and ranges into completions: plans and validates submitted jobs,
+// hands ranges to the workers' rings, accounts each range once, requeues a dead worker's.
+#include "server/scheduler.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/futex.h"
+#include "common/log.h"
+
+namespace shmpool {
+namespace {
+
+constexpr uint64_t kRangesPerWorker = 8;  // automatic chunking: about this many per worker
+
+std::string range_text(const Job& job, uint64_t index) {
+    return "range " + std::to_string(index) + " [" + std::to_string(job.range_begin(index)) + ", " +
+           std::to_string(job.range_end(index)) + ")";
+}
+
+void copy_name(char* dst, size_t cap, const std::string& src) {
+    std::memset(dst, 0, cap);
+    std::memcpy(dst, src.data(), std::min(cap - 1, src.size()));
+}
+
+}  // namespace
+
+Scheduler::Scheduler(ctl::Header* control, uint32_t n_workers, DatasetStore& store, SchedulerLimits limits)
+    : control_(control), store_(store), limits_(limits), slots_(n_workers) {
+    for (uint32_t s = ctl::kMaxJobSlots; s-- > 0;) free_job_slots_.push_back(s);
+}
+
+// ---- submission -----------------------------------------------------------------------
+
+std::vector<std::pair<std::string, DatasetPtr>> Scheduler::resolve_inputs(const Kernel& k,
+                                                                          const JobSpec& spec) const {
+    std::vector<std::string> roles = k.roles();
+    for (const auto& kv : spec.inputs)
+        if (std::find(roles.begin(), roles.end(), kv.first) == roles.end())
+            throw Error(ErrorCode::unknown_role, "kernel '" + k.name() + "' takes no input '" + kv.first + "'");
+    std::vector<std::pair<std::string, DatasetPtr>> inputs;
+    for (const auto& role : roles) {
+        auto it = spec.inputs.find(role);
+        if (it == spec.inputs.end())
+            throw Error(ErrorCode::missing_role, "kernel '" + k.name() + "' needs input '" + role + "'");
+        DatasetPtr ds = store_.find(it->second);
+        if (!ds->sealed)
+            throw Error(ErrorCode::dataset_busy, "input '" + role + "' (dataset '" + ds->name +
+                                                     "') is still being written by job " +
+                                                     std::to_string(ds->producer_job));
+        inputs.emplace_back(role, ds);
+    }
+    return inputs;
+}
+
+uint64_t Scheduler::checked_range_count(const Plan& plan, uint64_t chunk) const {
+    uint64_t n = plan.rows / chunk + (plan.rows % chunk != 0);
+    if (n > limits_.max_ranges)
+        throw Error(ErrorCode::too_large, "job would have " + std::to_string(n) + " ranges, over the limit of " +
+                                              std::to_string(limits_.max_ranges) + "; use a larger chunk");
+    return n;
+}
+
+Job& Scheduler::submit(const JobSpec& spec) {
+    const Kernel* kernel = find_kernel(spec.kernel);
+    if (!kernel || (spec.kernel.starts_with('_') && !spec.internal))
+        throw Error(ErrorCode::unknown_kernel, "no kernel named '" + spec.kernel + "'");
+    if (!spec.params.is_object()) throw Error(ErrorCode::bad_param, "params must be a JSON object");
+    auto inputs = resolve_inputs(*kernel, spec);
+    std::map<std::string, ArrayMeta> metas;
+    for (const auto& [role, ds] : inputs) metas.emplace(role, ds->meta);
+    Plan plan = kernel->plan(PlanInput{spec.params, metas});
+    if (plan.rows == 0) throw Error(ErrorCode::bad_param, "the job has no rows to split");
+    if (spec.params.dump().size() >= ctl::kParamsBytes)
+        throw Error(ErrorCode::too_large, "params exceed " + std::to_string(ctl::kParamsBytes) + " bytes of JSON");
+    if (!plan.output && spec.output)
+        throw Error(ErrorCode::bad_request, "kernel '" + spec.kernel + "' writes no output dataset");
+    uint64_t auto_chunk = (plan.rows + kRangesPerWorker * slots_.size() - 1) / (kRangesPerWorker * slots_.size());
+    uint64_t chunk = spec.chunk ? spec.chunk : std::max<uint64_t>(1, auto_chunk);
+    uint64_t n_ranges = checked_range_count(plan, chunk);
+
+    auto job = std::make_unique<Job>();
+    job->id = next_job_id_++;
+    if (plan.output) {
+        checked_bytes(plan.output->shape, plan.output->dtype);
+        job->output = store_.create(spec.output.value_or("job" + std::to_string(job->id) + ".out"), *plan.output);
+        job->output->producer_job = job->id;
+    }
+    job->kernel = kernel;
+    job->params = spec.params;
+    job->inputs = std::move(inputs);
+    job->rows = plan.rows;
+    job->chunk = chunk;
+    job->n_ranges = n_ranges;
+    job->range_done.assign(n_ranges, 0);
+    Job& ref = *job;
+    jobs_.emplace(ref.id, std::move(job));
+    waiting_.push_back(ref.id);
+    pump();
+    return ref;
+}
+
+Job& Scheduler::get(uint64_t id) {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) throw Error(ErrorCode::unknown_job, "no job " + std::to_string(id));
+    return *it->second;
+}
+
+void Scheduler::cancel(Job& job, ErrorCode code, const std::string& why) {
+    if (job.ended_state()) return;
+    finish(job, JobState::cancelled, JobError{code, why});
+    pump();
+}
+
+void Scheduler::cancel_all(ErrorCode code, const std::string& why) {
+    for (auto& kv : jobs_)
+        if (!kv.second->ended_state()) finish(*kv.second, JobState::cancelled, JobError{code, why});
+}
+
+bool Scheduler::idle() const {
+    for (const auto& kv : jobs_)
+        if (!kv.second->ended_state()) return false;
+    return true;
+}
+
+void Scheduler::when_ended(Job& job, std::function<void(const Job&)> fn) {
+    if (job.ended_state())
+        fn(job);
+    else
+        job.waiters.push_back(std::move(fn));
+}
+
+// ---- dispatch -------------------------------------------------------------------------
+
+void Scheduler::start_waiting_jobs() {
+    while (!waiting_.empty() && !free_job_slots_.empty()) {
+        Job& job = get(waiting_.front());
+        waiting_.pop_front();
+        if (job.ended_state()) continue;  // cancelled while it waited
+        job.slot = static_cast<int>(free_job_slots_.back());
+        free_job_slots_.pop_back();
+        publish(job);
+        job.state = JobState::running;
+        job.started = Job::Clock::now();
+        active_.insert(job.id);
+    }
+}
+
+void Scheduler::publish(Job& job) {
+    ctl::JobDesc& d = control_->jobs[job.slot];
+    d.generation += 1;
+    d.cancelled.store(0, std::memory_order_relaxed);
+    d.job_id = job.id;
+    copy_name(d.kernel, sizeof d.kernel, job.kernel->name());
+    d.n_inputs = static_cast<uint32_t>(job.inputs.size());
+    for (size_t i = 0; i < job.inputs.size(); ++i) {
+        copy_name(d.roles[i], ctl::kRoleBytes, job.inputs[i].first);
+        d.inputs[i] = job.inputs[i].second->ref();
+    }
+    d.output = job.output ? job.output->ref() : ctl::DatasetRef{};
+    std::string params = job.params.dump();
+    d.params_len = static_cast<uint32_t>(params.size());
+    std::memcpy(d.params, params.data(), params.size());
+}
+
+Job* Scheduler::next_job_with_work() {
+    while (!active_.empty()) {
+        Job& job = get(*active_.begin());
+        if (!job.ended_state() && job.has_work()) return &job;
+        active_.erase(active_.begin());
+    }
+    return nullptr;
+}
+
+// Ranges kept queued per worker: enough to hide the daemon's round trip for tiny ranges,
+// few enough that the last ranges of a job still balance across workers.
+uint32_t Scheduler::depth_for(const Job& job) const {
+    if (job.avg_range_ns == 0) return 2;
+    if (job.avg_range_ns < 20e3) return 32;
+    if (job.avg_range_ns < 200e3) return 8;
+    return 2;
+}
+
+void Scheduler::pump() {
+    start_waiting_jobs();
+    std::vector<bool> touched(slots_.size(), false);
+    for (bool progress = true; progress;) {
+        progress = false;
+        for (uint32_t s = 0; s < slots_.size(); ++s) {
+            Job* job = next_job_with_work();
+            if (!job) break;
+            if (!slots_[s].alive || slots_[s].in_flight.size() >= depth_for(*job)) continue;
+            dispatch_one(s, *job);
+            touched[s] = progress = true;
+        }
+    }
+    for (uint32_t s = 0; s < slots_.size(); ++s)
+        if (touched[s]) ring_doorbell(s);
+}
+
+void Scheduler::dispatch_one(uint32_t slot, Job& job) {
+    uint64_t index;
+    if (!job.requeued.empty()) {
+        index = job.requeued.front();
+        job.requeued.pop_front();
+    } else {
+        index = job.next_range++;
+    }
+    auto deaths = job.deaths.find(index);
+    ctl::RangeMsg msg{};
+    msg.job_slot = static_cast<uint32_t>(job.slot);
+    msg.generation = control_->jobs[job.slot].generation;
+    msg.index = index;
+    msg.begin = job.range_begin(index);
+    msg.end = job.range_end(index);
+    msg.attempt = 1 + (deaths == job.deaths.end() ? 0 : deaths->second);
+    if (!control_->workers()[slot].todo.push(msg)) throw Error(ErrorCode::internal, "worker ring overflow");
+    slots_[slot].in_flight.push_back({job.id, index});
+    job.in_flight += 1;
+}
+
+void Scheduler::ring_doorbell(uint32_t slot) {
+    ctl::WorkerSlot& w = control_->workers()[slot];
+    w.doorbell.fetch_add(1, std::memory_order_seq_cst);
+    if (w.sleeping.load(std::memory_order_seq_cst)) futex_wake_all(w.doorbell);
+}
+
+// ---- completions ----------------------------------------------------------------------
+
+void Scheduler::drain_completions() {
+    for (uint32_t s = 0; s < slots_.size(); ++s) drain_slot(s);
+    pump();
+}
+
+void Scheduler::drain_slot(uint32_t slot) {
+    ctl::DoneMsg msg;
+    while (control_->workers()[slot].done.pop(msg)) account(slot, msg);
+}
+
+void Scheduler::account(uint32_t slot, const ctl::DoneMsg& msg) {
+    SlotState& st = slots_[slot];
+    if (st.in_flight.empty() || st.in_flight.front().index != msg.index) {
+        log_error("internal: worker slot " + std::to_string(slot) + " reported range " + std::to_string(msg.index) +
+                  " out of order; ignored");
+        return;
+    }
+    InFlight f = st.in_flight.front();
+    st.in_flight.pop_front();
+    st.ranges_done += 1;
+    ranges_total_ += 1;
+    Job& job = get(f.job_id);
+    job.in_flight -= 1;
+    if (!job.ended_state()) {
+        if (msg.status == ctl::RangeStatus::ok) {
+            account_ok(job, msg);
+        } else if (msg.status == ctl::RangeStatus::kernel_error) {
+            std::string why(msg.message, strnlen(msg.message, sizeof msg.message));
+            finish(job, JobState::failed, JobError{ErrorCode::range_failed, range_text(job, f.index) + ": " + why});
+        }
+    }
+    release_slot_if_idle(job);
+}
+
+void Scheduler::account_ok(Job& job, const ctl::DoneMsg& msg) {
+    if (job.range_done[msg.index]) {
+        job.duplicates += 1;
+        return;
+    }
+    job.range_done[msg.index] = 1;
+    job.ranges_done += 1;
+    double ns = static_cast<double>(msg.elapsed_ns);
+    job.avg_range_ns = job.avg_range_ns == 0 ? ns : 0.8 * job.avg_range_ns + 0.2 * ns;
+    if (job.ranges_done == job.n_ranges) finish(job, JobState::done);
+}
+
+// ---- workers coming and going ---------------------------------------------------------
+
+void Scheduler::worker_up(uint32_t slot) {
+    slots_[slot].alive = true;
+    pump();
+}
+
+void Scheduler::worker_down(uint32_t slot, const std::string& how) {
+    worker_deaths_ += 1;
+    drain_slot(slot);  // what it finished before dying still counts, once
+    ctl::WorkerSlot& w = control_->workers()[slot];
+    uint64_t running_job = w.running_job.load(std::memory_order_acquire);
+    uint64_t running_index = w.running_index.load(std::memory_order_relaxed);
+    SlotState& st = slots_[slot];
+    st.alive = false;
+    std::deque<InFlight> held;
+    held.swap(st.in_flight);
+    for (const InFlight& f : held) {
+        Job& job = get(f.job_id);
+        job.in_flight -= 1;
+        bool was_running = running_job == f.job_id && running_index == f.index;
+        if (!job.ended_state() && !job.range_done[f.index]) requeue_after_death(job, f.index, was_running, how);
+        release_slot_if_idle(job);
+    }
+    w.reset();
+    pump();
+}
+
+void Scheduler::requeue_after_death(Job& job, uint64_t index, bool was_running, const std::string& how) {
+    if (was_running && ++job.deaths[index] >= limits_.max_attempts) {
+        finish(job, JobState::failed,
+               JobError{ErrorCode::range_failed, range_text(job, index) + " failed " +
+                                                     std::to_string(job.deaths[index]) + " attempts: its worker " +
+                                                     how + " each time"});
+        return;
+    }
+    job.requeued.push_back(index);
+    job.ranges_requeued += 1;
+    active_.insert(job.id);
+}
+
+// ---- ending ---------------------------------------------------------------------------
+
+void Scheduler::finish(Job& job, JobState state, std::optional<JobError> error) {
+    job.state = state;
+    job.error = std::move(error);
+    job.ended = Job::Clock::now();
+    active_.erase(job.id);
+    if (job.slot >= 0 && state != JobState::done)
+        control_->jobs[job.slot].cancelled.store(1, std::memory_order_release);
+    if (job.output) {
+        if (state == JobState::done) {
+            store_.seal(*job.output);
+        } else {
+            store_.erase(job.output->name, /*force=*/true);
+            job.output.reset();
+        }
+    }
+    job.inputs.clear();
+    job.range_done = {};
+    job.requeued.clear();
+    log_info("job " + std::to_string(job.id) + " (" + job.kernel->name() + ") " +
+             std::string(job_state_name(state)) + (job.error ? ": " + job.error->message : ""));
+    auto waiters = std::move(job.waiters);
+    for (auto& w : waiters) w(job);
+    finished_.push_back(job.id);
+    release_slot_if_idle(job);
+}
+
+void Scheduler::release_slot_if_idle(Job& job) {
+    if (job.slot < 0 || job.in_flight > 0 || !job.ended_state()) return;
+    free_job_slots_.push_back(static_cast<uint32_t>(job.slot));
+    job.slot = -1;
+    prune_finished();
+}
+
+void Scheduler::prune_finished() {
+    while (finished_.size() > limits_.finished_jobs_kept) {
+        auto it = jobs_.find(finished_.front());
+        if (it != jobs_.end() && it->second->slot >= 0) break;  // still has ranges in flight
+        if (it != jobs_.end()) jobs_.erase(it);
+        finished_.pop_front();
+    }
+}
+
+// ---- views ----------------------------------------------------------------------------
+
+nlohmann::json Scheduler::worker_activity(uint32_t slot) const {
+    const ctl::WorkerSlot& w = control_->workers()[slot];
+    uint64_t job = w.running_job.load(std::memory_order_acquire);
+    nlohmann::json j = {{"ranges_done", slots_[slot].ranges_done},
+                        {"queued", slots_[slot].in_flight.size()},
+                        {"job", nullptr},
+                        {"range", nullptr}};
+    if (job != 0) {
+        j["job"] = job;
+        j["range"] = {w.running_begin.load(std::memory_order_relaxed), w.running_end.load(std::memory_order_relaxed)};
+    }
+    return j;
+}
+
+nlohmann::json Scheduler::stats() const {
+    size_t running = 0, queued = 0;
+    for (const auto& kv : jobs_) {
+        running += kv.second->state == JobState::running;
+        queued += kv.second->state == JobState::queued;
+    }
+    return {{"jobs_running", running}, {"jobs_queued", queued}, {"jobs_total", next_job_id_ - 1},
+            {"ranges_done", ranges_total_}, {"worker_deaths", worker_deaths_}};
+}
+
+}  // namespace shmpool

@@ -1,0 +1,89 @@
+// Turns jobs into ranges and ranges into completions: plans and validates submitted jobs,
+// hands ranges to the workers' rings, accounts each range once, requeues a dead worker's.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "common/control.h"
+#include "server/dataset_store.h"
+#include "server/job.h"
+
+namespace shmpool {
+
+struct SchedulerLimits {
+    uint32_t max_attempts = 3;          // deaths of a worker running a range before its job fails
+    uint64_t max_ranges = 1ull << 24;   // ranges per job
+    uint64_t max_dataset_bytes = 1ull << 40;
+    size_t finished_jobs_kept = 10000;
+};
+
+class Scheduler {
+public:
+    Scheduler(ctl::Header* control, uint32_t n_workers, DatasetStore& store, SchedulerLimits limits);
+
+    // Validates and plans `spec`, creates its output, queues it. Throws Error.
+    Job& submit(const JobSpec& spec);
+    Job& get(uint64_t id);  // throws unknown_job
+    void cancel(Job& job, ErrorCode code, const std::string& why);
+    void cancel_all(ErrorCode code, const std::string& why);
+    bool idle() const;  // no job queued or running
+    // Calls `fn` when `job` has ended (at once if it has).
+    void when_ended(Job& job, std::function<void(const Job&)> fn);
+
+    void worker_up(uint32_t slot);
+    // The worker in `slot` died: account what it finished, requeue what it held.
+    void worker_down(uint32_t slot, const std::string& how);
+    // Completions reported by the workers since the last call.
+    void drain_completions();
+
+    nlohmann::json worker_activity(uint32_t slot) const;  // job, range, ranges_done
+    nlohmann::json stats() const;
+
+private:
+    struct InFlight {
+        uint64_t job_id;
+        uint64_t index;
+    };
+    struct SlotState {
+        bool alive = false;
+        std::deque<InFlight> in_flight;  // in the order the worker will run them
+        uint64_t ranges_done = 0;
+    };
+
+    uint64_t checked_range_count(const Plan& plan, uint64_t chunk) const;
+    std::vector<std::pair<std::string, DatasetPtr>> resolve_inputs(const Kernel& k, const JobSpec& spec) const;
+    void pump();
+    void start_waiting_jobs();
+    void publish(Job& job);
+    Job* next_job_with_work();
+    uint32_t depth_for(const Job& job) const;
+    void dispatch_one(uint32_t slot, Job& job);
+    void ring_doorbell(uint32_t slot);
+    void account(uint32_t slot, const ctl::DoneMsg& msg);
+    void account_ok(Job& job, const ctl::DoneMsg& msg);
+    void requeue_after_death(Job& job, uint64_t index, bool was_running, const std::string& how);
+    void finish(Job& job, JobState state, std::optional<JobError> error = std::nullopt);
+    void release_slot_if_idle(Job& job);
+    void prune_finished();
+    void drain_slot(uint32_t slot);
+
+    ctl::Header* control_;
+    DatasetStore& store_;
+    SchedulerLimits limits_;
+    std::vector<SlotState> slots_;
+    std::map<uint64_t, std::unique_ptr<Job>> jobs_;
+    std::set<uint64_t> active_;        // running jobs with ranges to hand out, oldest first
+    std::deque<uint64_t> waiting_;     // queued jobs waiting for a descriptor slot
+    std::deque<uint64_t> finished_;    // ended jobs, oldest first, for pruning
+    std::vector<uint32_t> free_job_slots_;
+    uint64_t next_job_id_ = 1;
+    uint64_t ranges_total_ = 0, worker_deaths_ = 0;
+};
+
+}  // namespace shmpool
