@@ -1,0 +1,81 @@
+// The shmpool command-line tool: parse argv, send one request to shmpoold, print the reply.
+// Exit status: 0 ok, 1 the daemon answered with an error, 2 usage error, 3 connection trouble.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "client/cli_print.h"
+#include "client/client.h"
+#include "client/command.h"
+
+namespace {
+
+using namespace shmpool;
+using namespace shmpool::cli;
+
+constexpr int kExitOk = 0;
+constexpr int kExitRemote = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitConnect = 3;
+
+// Errors are printed on one line, whatever the message holds.
+std::string one_line(std::string text) {
+    for (char& c : text)
+        if (c == '\n' || c == '\r') c = ' ';
+    return text;
+}
+
+int usage_failure(const UsageError& e) {
+    std::string command = e.command().empty() ? "" : e.command() + " ";
+    std::string where = e.command().empty() ? "" : e.command() + ": ";
+    std::cerr << "shmpool: " << where << one_line(e.what()) << " (see 'shmpool " << command << "--help')\n";
+    return kExitUsage;
+}
+
+int show_reply(const Command& cmd, const nlohmann::json& reply) {
+    if (cmd.output == Output::json) std::cout << reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    nlohmann::json result;
+    try {
+        result = reply_result(reply);
+    } catch (const RemoteError& e) {
+        std::cerr << "shmpool: " << e.code() << ": " << one_line(e.what()) << "\n";
+        return kExitRemote;
+    }
+    if (cmd.output == Output::human) print_human(std::cout, cmd, result);
+    return kExitOk;
+}
+
+int execute(const Command& cmd) {
+    try {
+        Client client(cmd.socket);
+        return show_reply(cmd, client.request(cmd.request));
+    } catch (const ConnectError& e) {
+        std::cerr << "shmpool: " << one_line(e.what()) << "\n";
+        return kExitConnect;
+    }
+}
+
+int run(const std::vector<std::string>& args) {
+    Command cmd;
+    try {
+        cmd = parse_command(args);
+    } catch (const UsageError& e) {
+        return usage_failure(e);
+    }
+    if (cmd.action != Action::request) {
+        std::cout << cmd.text;
+        return kExitOk;
+    }
+    return execute(cmd);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run(std::vector<std::string>(argv + 1, argv + argc));
+    } catch (const std::exception& e) {
+        std::cerr << "shmpool: " << one_line(e.what()) << "\n";
+        return kExitConnect;
+    }
+}

@@ -1,0 +1,128 @@
+// The table of CLI commands: what each takes, its help and example, and the request it builds.
+// Requests come from client/requests.h, so the CLI and the library send identical JSON.
+#include "client/command_specs.h"
+
+#include "client/command.h"
+#include "client/command_values.h"
+#include "client/requests.h"
+
+namespace po = boost::program_options;
+
+namespace shmpool::cli {
+
+std::string Args::str(const char* key) const {
+    if (!vm_.count(key)) throw UsageError(std::string("missing ") + key);
+    return vm_[key].as<std::string>();
+}
+
+std::optional<std::string> Args::opt(const char* key) const {
+    if (!vm_.count(key)) return std::nullopt;
+    return vm_[key].as<std::string>();
+}
+
+std::vector<std::string> Args::list(const char* key) const {
+    return vm_.count(key) ? vm_[key].as<std::vector<std::string>>() : std::vector<std::string>{};
+}
+
+bool Args::flag(const char* key) const { return vm_.count(key) && vm_[key].as<bool>(); }
+
+namespace {
+
+void put_options(po::options_description& d) {
+    d.add_options()
+        ("name", po::value<std::string>()->value_name("NAME")->required(), "name of the new dataset")
+        ("shm", po::value<std::string>()->value_name("SHM_NAME"),
+         "copy a POSIX shared-memory object you created (e.g. /myarray) instead of a file")
+        ("dtype", po::value<std::string>()->value_name("T"),
+         "element type of the --shm array: float64 float32 int64 int32 uint8")
+        ("shape", po::value<std::string>()->value_name("A,B[,C,D]"), "dims of the --shm array, e.g. 4000,64");
+}
+
+void run_options(po::options_description& d) {
+    auto words = [] { return po::value<std::vector<std::string>>()->multitoken()->composing(); };
+    d.add_options()
+        ("in", words()->value_name("ROLE=DATASET"), "a kernel input (repeat for each role)")
+        ("param", words()->value_name("KEY=VALUE"),
+         "a kernel parameter; VALUE is JSON if it parses (64, 2.5, true, [1,2]), else a string")
+        ("out", po::value<std::string>()->value_name("NAME"), "name of the output dataset (default job<ID>.out)")
+        ("chunk", po::value<std::string>()->value_name("ROWS"), "rows per range (default: about 8 ranges per worker)")
+        ("detach", po::bool_switch(), "print the job id and return without waiting");
+}
+
+nlohmann::json build_put(const Args& a) {
+    std::optional<std::string> file = a.opt("file"), shm = a.opt("shm");
+    bool shm_args = a.opt("dtype") || a.opt("shape");
+    if (file && (shm || shm_args)) throw UsageError("give FILE.npy or --shm/--dtype/--shape, not both");
+    if (file) return requests::put_file(a.str("name"), *file);
+    if (!shm) throw UsageError("missing FILE.npy or --shm SHM_NAME");
+    if (!a.opt("dtype") || !a.opt("shape")) throw UsageError("--shm needs --dtype and --shape");
+    return requests::put_shm(a.str("name"), *shm, parse_dtype(a.str("dtype")), parse_shape(a.str("shape")));
+}
+
+nlohmann::json build_run(const Args& a) {
+    if (!a.opt("kernel"))
+        throw UsageError("missing KERNEL (give it before --in/--param, which take every word that follows)");
+    JobRequest job;
+    job.kernel = a.str("kernel");
+    job.inputs = parse_assignments(a.list("in"), "--in", "ROLE=DATASET");
+    job.params = parse_params(a.list("param"));
+    if (auto chunk = a.opt("chunk")) job.chunk = parse_count(*chunk, "--chunk");
+    job.output = a.opt("out");
+    job.wait = !a.flag("detach");
+    return requests::submit(job);
+}
+
+uint64_t job_arg(const Args& a) { return parse_count(a.str("job"), "JOB"); }
+
+const Positional kName{"name", "NAME"};
+const Positional kJob{"job", "JOB"};
+
+std::vector<CommandSpec> make_specs() {
+    return {
+        {"ping", "", "check that the daemon answers", "shmpool ping", {}, nullptr,
+         [](const Args&) { return requests::ping(); }},
+        {"workers", "", "list the worker processes and what they run", "shmpool workers", {}, nullptr,
+         [](const Args&) { return requests::workers(); }},
+        {"kernels", "", "list the kernels with their inputs and parameters", "shmpool kernels", {}, nullptr,
+         [](const Args&) { return requests::kernels(); }},
+        {"shutdown", "", "stop the daemon", "shmpool --instance test shutdown", {}, nullptr,
+         [](const Args&) { return requests::shutdown(); }},
+        {"put", "FILE.npy --name NAME | --shm SHM_NAME --dtype T --shape A,B[,C,D] --name NAME",
+         "store an array as a new dataset, from a .npy file or a shared-memory object",
+         "shmpool put points.npy --name P\nshmpool put --shm /myarray --dtype float64 --shape 4000,64 --name X",
+         {{"file", "FILE.npy", false}}, put_options, build_put},
+        {"ls", "", "list the datasets", "shmpool ls", {}, nullptr, [](const Args&) { return requests::list(); }},
+        {"info", "NAME", "describe a dataset", "shmpool info P", {kName}, nullptr,
+         [](const Args& a) { return requests::info(a.str("name")); }},
+        {"rm", "NAME", "delete a dataset", "shmpool rm P", {kName}, nullptr,
+         [](const Args& a) { return requests::remove(a.str("name")); }},
+        {"save", "NAME FILE.npy", "write a dataset to a .npy file", "shmpool save D distances.npy",
+         {kName, {"file", "FILE.npy"}}, nullptr,
+         [](const Args& a) { return requests::save(a.str("name"), a.str("file")); }},
+        {"run", "KERNEL --in ROLE=DATASET... [--param KEY=VALUE...] [--out NAME] [--chunk ROWS] [--detach]",
+         "run a kernel over datasets and wait for it to end",
+         "shmpool run euclidean --in X=A --in Y=B --out D\nshmpool run sleep --param rows=64 --param ms=10 --detach",
+         {{"kernel", "KERNEL", false}}, run_options, build_run},
+        {"status", "JOB", "show a job's state and progress", "shmpool status 7", {kJob}, nullptr,
+         [](const Args& a) { return requests::status(job_arg(a)); }},
+        {"wait", "JOB", "wait for a job to end", "shmpool wait 7", {kJob}, nullptr,
+         [](const Args& a) { return requests::wait(job_arg(a)); }},
+        {"cancel", "JOB", "cancel a job (its output is deleted)", "shmpool cancel 7", {kJob}, nullptr,
+         [](const Args& a) { return requests::cancel(job_arg(a)); }},
+    };
+}
+
+}  // namespace
+
+const std::vector<CommandSpec>& command_specs() {
+    static const std::vector<CommandSpec> specs = make_specs();
+    return specs;
+}
+
+const CommandSpec* find_command(std::string_view name) {
+    for (const CommandSpec& spec : command_specs())
+        if (spec.name == name) return &spec;
+    return nullptr;
+}
+
+}  // namespace shmpool::cli

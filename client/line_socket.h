@@ -1,0 +1,38 @@
+// A connected AF_UNIX stream socket that sends and receives newline-terminated lines.
+// The framing layer under Client: partial reads/writes, EINTR and the line limit live here.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace shmpool {
+
+class LineSocket {
+public:
+    // Connects (blocking, SOCK_CLOEXEC). Throws ConnectError naming the path and errno text.
+    LineSocket(std::string path, size_t max_line);
+    ~LineSocket();
+    LineSocket(LineSocket&& other) noexcept;
+    LineSocket& operator=(LineSocket&& other) noexcept;
+    LineSocket(const LineSocket&) = delete;
+    LineSocket& operator=(const LineSocket&) = delete;
+
+    const std::string& path() const { return path_; }
+    // Sends `line` plus '\n'. Throws ConnectError if the connection is lost.
+    void write_line(std::string_view line);
+    // The next line without its '\n'. Throws ConnectError on EOF, error or a line over max_line.
+    std::string read_line();
+
+private:
+    bool fill();  // reads more bytes into buffer_; false on EOF
+    void close_fd();
+
+    int fd_ = -1;
+    std::string path_;
+    size_t max_line_;
+    std::string buffer_;
+    size_t scanned_ = 0;  // bytes of buffer_ known to hold no '\n'
+};
+
+}  // namespace shmpool

@@ -1,0 +1,145 @@
+#!/usr/bin/python3
+"""The README's main job: start shmpoold with its defaults, run the seed workloads through it
+with all workers and with one, and print checksums and speed-ups beside NumPy in one process.
+
+Usage: scripts/demo.py [--build DIR] [--quick] [--repeat N]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # NumPy's baseline: one process, one thread
+import numpy as np  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def numpy_euclidean(X, Y):
+    sq = (X * X).sum(1)[:, None] + (Y * Y).sum(1)[None, :] - 2.0 * (X @ Y.T)
+    return np.sqrt(np.maximum(sq, 0.0))
+
+
+def numpy_rbf(P):  # seed 002's spCalcDistance, for any d
+    L = np.sqrt(((P[:, None, :] - P[None, :, :]) ** 2).sum(-1))
+    return L * L * L / 12 + L * L / 6
+
+
+class Daemon:
+    """One shmpoold on the default instance, driven through the shmpool CLI."""
+
+    def __init__(self, build, workers=None):
+        self.cli = os.path.join(build, "shmpool")
+        cmd = [os.path.join(build, "shmpoold"), "--foreground"]
+        if workers:
+            cmd += ["--workers", str(workers)]
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(cmd, stderr=self.log)
+        for _ in range(500):
+            if subprocess.run([self.cli, "ping"], capture_output=True).returncode == 0:
+                break
+            if self.proc.poll() is not None:
+                self.fail("shmpoold exited at start")
+            time.sleep(0.01)
+        self.workers = self.call("ping")["workers"]
+
+    def fail(self, why):
+        self.log.seek(0)
+        sys.exit(f"demo: {why}\n{self.log.read().decode(errors='replace')}")
+
+    def call(self, *args):
+        r = subprocess.run([self.cli, "--json", *args], capture_output=True, text=True)
+        if r.returncode != 0:
+            self.fail(f"shmpool {' '.join(args)} failed: {r.stderr.strip()}")
+        return json.loads(r.stdout)["result"]
+
+    def run(self, kernel, inputs, out):
+        args = ["run", kernel, "--out", out]
+        for role, name in inputs.items():
+            args += ["--in", f"{role}={name}"]
+        t0 = time.perf_counter()
+        job = self.call(*args)
+        wall = time.perf_counter() - t0
+        o = job["output"]
+        view = np.memmap("/dev/shm/" + o["segment"], dtype=o["dtype"], mode="r", shape=tuple(o["shape"]))
+        checksum = float(view.sum(dtype=np.float64))
+        del view
+        self.call("rm", out)
+        return wall, checksum
+
+    def stop(self):
+        self.call("shutdown")
+        code = self.proc.wait(timeout=30)
+        if code != 0:
+            self.fail(f"shmpoold exited with {code}")
+        self.log.close()
+
+
+def median_time(fn, repeat):
+    times, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)), result
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args()
+    n, d, N = (400, 64, 600) if a.quick else (4000, 64, 6000)
+    rng = np.random.default_rng(2017)
+    X, Y, P = rng.random((n, d)), rng.random((n, d)), rng.random((N, 3))
+    workloads = [
+        (f"euclidean {n}x{n}, d={d}", "euclidean", {"X": "X", "Y": "Y"}, lambda: numpy_euclidean(X, Y)),
+        (f"rbf N={N}", "rbf", {"points": "P"}, lambda: numpy_rbf(P)),
+    ]
+    ref = {}
+    for title, _, _, fn in workloads:
+        t, out = median_time(fn, a.repeat)
+        ref[title] = (t, float(out.sum(dtype=np.float64)))
+        del out
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, arr in (("X", X), ("Y", Y), ("P", P)):
+            np.save(os.path.join(tmp, name + ".npy"), arr)
+        results = {}
+        for workers in (None, 1):  # None: the daemon's default, one per online CPU
+            daemon = Daemon(a.build, workers)
+            for name in ("X", "Y", "P"):
+                daemon.call("put", os.path.join(tmp, name + ".npy"), "--name", name)
+            for title, kernel, inputs, _ in workloads:
+                t, checksum = median_time(lambda: daemon.run(kernel, inputs, "out"), a.repeat)
+                results[(title, daemon.workers)] = (t, checksum[1])
+            daemon.stop()
+    all_workers = max(w for (_, w) in results)
+
+    cores = os.cpu_count()
+    print(f"\nshmpool demo on {cores} cores, medians of {a.repeat} runs (wall time, client to reply)\n")
+    head = (f"{'workload':<26}{'numpy 1 proc':>13}{'shmpool 1w':>12}{f'shmpool {all_workers}w':>12}"
+            f"{'vs numpy':>10}{f'{all_workers}w vs 1w':>10}  checksum numpy / shmpool")
+    print(head)
+    print("-" * len(head))
+    ok = True
+    for title, *_ in workloads:
+        t_np, c_np = ref[title]
+        t1, c1 = results[(title, 1)]
+        tn, cn = results[(title, all_workers)]
+        agree = abs(c1 - c_np) <= 1e-9 * abs(c_np) and abs(cn - c_np) <= 1e-9 * abs(c_np)
+        ok &= agree
+        print(f"{title:<26}{t_np:>12.3f}s{t1:>11.3f}s{tn:>11.3f}s{t_np / tn:>9.1f}x{t1 / tn:>9.2f}x  "
+              f"{c_np:.10e} / {cn:.10e} {'ok' if agree else 'MISMATCH'}")
+    leftovers = [f for f in os.listdir("/dev/shm") if f.startswith("shmpool.default.")]
+    print(f"\nafter stop: {len(leftovers)} segments of instance 'default' in /dev/shm")
+    if not ok or leftovers:
+        sys.exit("demo: checksums disagree or segments were left behind")
+
+
+if __name__ == "__main__":
+    main()

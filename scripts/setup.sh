@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs shmpool's build and test dependencies from Debian 12's packages when missing.
+# Safe to run again: it only calls apt-get when a package is absent.
+set -euo pipefail
+
+PACKAGES=(
+  g++ cmake make pkg-config          # the build
+  libboost-dev                       # Boost.Interprocess (segments) and Boost.Asio (event loop)
+  libboost-program-options-dev       # command-line flags of shmpoold and shmpool
+  nlohmann-json3-dev                 # the JSON protocol
+  catch2                             # unit tests
+  libopenblas-serial-dev             # dense kernels: single-threaded BLAS, one per worker
+  python3 python3-numpy python3-scipy python3-pytest   # integration tests' references and runner
+  procps                             # ps/pgrep for leak checks
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  [[ "$p" == \#* ]] && continue
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "setup: dependencies present"
