@@ -47,6 +47,9 @@ class Daemon:
         self.workers = self.call("ping")["workers"]
 
     def fail(self, why):
+        if self.proc.poll() is None:
+            self.proc.terminate()  # SIGTERM: the daemon drains, reaps and cleans up
+            self.proc.wait(timeout=30)
         self.log.seek(0)
         sys.exit(f"demo: {why}\n{self.log.read().decode(errors='replace')}")
 
