@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/partial.h"
 #include "common/spsc_ring.h"
 
 namespace shmpool::ctl {
@@ -56,7 +57,7 @@ struct RangeMsg {
     uint32_t reserved;
 };
 
-enum class RangeStatus : int32_t { ok = 0, kernel_error = 1, skipped = 2 };
+enum class RangeStatus : int32_t { ok = 0, kernel_error = 1, skipped = 2, out_of_memory = 3 };
 
 struct DoneMsg {
     uint32_t job_slot;
@@ -65,6 +66,7 @@ struct DoneMsg {
     RangeStatus status;
     uint32_t attempt;
     uint64_t elapsed_ns;
+    Partial partial;              // reducing kernels: the range's share
     char message[kMessageBytes];  // kernel_error: why
 };
 

@@ -28,6 +28,8 @@ std::string_view error_code_name(ErrorCode code) {
         case ErrorCode::io_error: return "io_error";
         case ErrorCode::no_space: return "no_space";
         case ErrorCode::range_failed: return "range_failed";
+        case ErrorCode::timed_out: return "timed_out";
+        case ErrorCode::out_of_memory: return "out_of_memory";
         case ErrorCode::cancelled: return "cancelled";
         case ErrorCode::shutting_down: return "shutting_down";
         case ErrorCode::internal: return "internal";

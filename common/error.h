@@ -29,6 +29,8 @@ enum class ErrorCode {
     io_error,          // a file or shared-memory object could not be read or written
     no_space,          // shared memory is full
     range_failed,      // a range of the job failed (kernel error or worker death)
+    timed_out,         // the job ran past its timeout_s
+    out_of_memory,     // a range exceeded the worker memory limit
     cancelled,         // the job was cancelled
     shutting_down,     // the daemon is stopping and takes no new work
     internal,          // a bug: the daemon's own invariant failed

@@ -66,6 +66,11 @@ int Daemon::run(const std::function<void()>& ready) {
     limits.max_dataset_bytes = opts_.max_dataset_bytes;
     scheduler_ = std::make_unique<Scheduler>(control_, opts_.workers, *store_, limits);
     pool_ = std::make_unique<WorkerPool>(io_, control_, opts_.workers, notify_fd_, opts_.instance, *scheduler_);
+    timers_ = std::make_unique<JobTimers>(io_, *scheduler_, *pool_, opts_.cancel_grace);
+    scheduler_->set_end_hook([this](Job& job) { timers_->on_job_end(job); });
+    scheduler_->set_recycle(opts_.max_ranges_per_worker, [this](uint32_t slot) { pool_->recycle(slot); });
+    pool_->set_memory_limit(opts_.worker_memory_limit);
+    store_->set_quota(opts_.max_shm_bytes);
     router_ = std::make_unique<Router>(*this);
     signal(SIGPIPE, SIG_IGN);
     watch_signals();  // before the first fork, so no SIGCHLD is missed
@@ -116,7 +121,10 @@ void Daemon::accept_next() {
         auto session = std::make_shared<Session>(
             std::move(socket), opts_.max_line,
             [this](const std::shared_ptr<Session>& s, std::string_view line) { router_->on_line(s, line); },
-            [this](const std::shared_ptr<Session>& s) { router_->on_line_too_long(s); });
+            [this](const std::shared_ptr<Session>& s) { router_->on_line_too_long(s); },
+            [this](uint64_t id) {
+                if (scheduler_) scheduler_->cancel_jobs_of_session(id);
+            });
         sessions_.emplace(session->id(), session);
         session->start();
         accept_next();
@@ -212,6 +220,7 @@ void Daemon::finish() {
     for (auto& kv : sessions_)
         if (auto s = kv.second.lock()) s->close();
     router_.reset();
+    timers_.reset();
     pool_.reset();
     scheduler_.reset();  // jobs release their datasets
     store_.reset();      // unlinks every dataset segment

@@ -16,6 +16,7 @@
 #include "common/segment.h"
 #include "server/dataset_store.h"
 #include "server/instance_lock.h"
+#include "server/job_timers.h"
 #include "server/scheduler.h"
 #include "server/session.h"
 #include "server/worker_pool.h"
@@ -30,6 +31,10 @@ struct DaemonOptions {
     size_t max_line = kDefaultMaxLine;
     uint64_t max_dataset_bytes = 1ull << 40;
     uint32_t max_attempts = 3;
+    uint64_t max_shm_bytes = 0;          // all datasets of the instance (0: what /dev/shm holds)
+    uint64_t max_ranges_per_worker = 0;  // recycle a worker after this many ranges (0: never)
+    uint64_t worker_memory_limit = 0;    // bytes of private memory per worker (0: none)
+    std::chrono::milliseconds cancel_grace{2000};  // before a worker stuck on an ended job is killed
     std::chrono::milliseconds shutdown_timeout{10000};
     std::chrono::milliseconds worker_stop_grace{2000};
 };
@@ -48,6 +53,7 @@ public:
     Scheduler& scheduler() { return *scheduler_; }
     DatasetStore& store() { return *store_; }
     WorkerPool& pool() { return *pool_; }
+    JobTimers& timers() { return *timers_; }
     bool shutting_down() const { return shutting_down_; }
     void begin_shutdown(const std::string& why);
 
@@ -72,6 +78,7 @@ private:
     std::unique_ptr<DatasetStore> store_;
     std::unique_ptr<Scheduler> scheduler_;
     std::unique_ptr<WorkerPool> pool_;
+    std::unique_ptr<JobTimers> timers_;
     std::unique_ptr<Router> router_;
     boost::asio::signal_set signals_;
     std::optional<boost::asio::posix::stream_descriptor> notify_;

@@ -43,6 +43,10 @@ DatasetPtr DatasetStore::create(const std::string& name, const ArrayMeta& meta, 
     ds->id = next_id_++;
     ds->meta = meta;
     ds->bytes = checked_bytes(meta.shape, meta.dtype);
+    if (quota_ && ds->bytes > quota_ - std::min(quota_, total_bytes()))
+        throw Error(ErrorCode::no_space, "dataset '" + name + "' needs " + std::to_string(ds->bytes) +
+                                             " bytes; the instance holds " + std::to_string(total_bytes()) +
+                                             " of its max_shm_bytes " + std::to_string(quota_));
     std::string segment = dataset_segment_name(instance_, ds->id);
     Segment seg = Segment::create(segment, ds->bytes);  // throws before the dataset exists
     ds->segment = segment;

@@ -53,11 +53,13 @@ public:
     std::vector<DatasetPtr> list() const;
     void clear() { datasets_.clear(); }
     uint64_t total_bytes() const;
+    void set_quota(uint64_t bytes) { quota_ = bytes; }  // 0: none
 
 private:
     std::string instance_;
     ctl::Header* control_;
     uint64_t next_id_ = 1;
+    uint64_t quota_ = 0;
     std::map<std::string, DatasetPtr> datasets_;
 };
 

@@ -1,5 +1,7 @@
 // Handlers of the job verbs: submit, status, wait, cancel. A waiting request is answered from
 // the job's end callback; the loop never blocks on it.
+#include <cmath>
+
 #include "server/daemon.h"
 #include "server/router.h"
 
@@ -18,6 +20,11 @@ JobSpec parse_job_spec(const nlohmann::json& a) {
     if (a.contains("params") && !a["params"].is_null()) spec.params = require_object(a, "params");
     spec.chunk = optional_u64(a, "chunk").value_or(0);
     spec.output = optional_string(a, "output");
+    if (auto it = a.find("timeout_s"); it != a.end() && !it->is_null()) {
+        if (!it->is_number() || !(it->get<double>() > 0) || !std::isfinite(it->get<double>()))
+            throw Error(ErrorCode::bad_request, "field 'timeout_s' must be a positive number of seconds");
+        spec.timeout_s = it->get<double>();
+    }
     return spec;
 }
 
@@ -40,7 +47,10 @@ void answer_when_ended(const Call& c, Job& job) {
 void handle_job_submit(const Call& c) {
     JobSpec spec = parse_job_spec(c.args());
     bool wait = optional_bool(c.args(), "wait", false);
+    bool detach = optional_bool(c.args(), "detach", false);
+    if (wait && !detach) spec.owner_session = c.session->id();
     Job& job = c.daemon->scheduler().submit(spec);
+    c.daemon->timers().arm_timeout(job);
     if (wait)
         answer_when_ended(c, job);
     else

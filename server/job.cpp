@@ -11,6 +11,7 @@ std::string_view job_state_name(JobState s) {
         case JobState::done: return "done";
         case JobState::failed: return "failed";
         case JobState::cancelled: return "cancelled";
+        case JobState::timed_out: return "timed_out";
     }
     return "?";
 }
@@ -42,6 +43,11 @@ nlohmann::json Job::describe() const {
         {"output", output ? output->info() : nlohmann::json(nullptr)},
         {"error", nullptr},
     };
+    if (reduce != ReduceOp::none) {
+        j["reduce"] = reduce_op_name(reduce);
+        j["value"] = reduced ? nlohmann::json(reduced->value) : nlohmann::json(nullptr);
+        if (reduced && reduce != ReduceOp::sum && reduce != ReduceOp::mean) j["index"] = reduced->index;
+    }
     if (error) j["error"] = {{"code", error_code_name(error->code)}, {"message", error->message}};
     return j;
 }

@@ -19,7 +19,7 @@
 
 namespace shmpool {
 
-enum class JobState { queued, running, done, failed, cancelled };
+enum class JobState { queued, running, done, failed, cancelled, timed_out };
 std::string_view job_state_name(JobState s);
 
 // What a client asks for; validated and planned into a Job by the scheduler.
@@ -30,6 +30,8 @@ struct JobSpec {
     uint64_t chunk = 0;  // rows per range; 0 = automatic
     std::optional<std::string> output;
     bool internal = false;  // the daemon's own request: '_' kernels allowed
+    double timeout_s = 0;   // 0: none
+    uint64_t owner_session = 0;  // a waiting client whose disconnect cancels the job (0: none)
 };
 
 struct JobError {
@@ -48,6 +50,9 @@ struct Job {
 
     uint64_t rows = 0, chunk = 1, n_ranges = 0;
     std::vector<uint8_t> range_done;  // one flag per range: accounted exactly once
+    ReduceOp reduce = ReduceOp::none;
+    std::vector<Partial> partials;    // reducing jobs: each range's share, by range index
+    std::optional<Reduced> reduced;   // combined once, when the job is done
     std::map<uint64_t, uint32_t> deaths;  // range -> times its worker died running it
     std::deque<uint64_t> requeued;        // ranges to hand out again, before new ones
     uint64_t next_range = 0, ranges_done = 0, ranges_requeued = 0, duplicates = 0;
@@ -55,6 +60,8 @@ struct Job {
     int slot = -1;  // job descriptor slot while dispatching
     double avg_range_ns = 0;
 
+    double timeout_s = 0;
+    uint64_t owner_session = 0;
     JobState state = JobState::queued;
     std::optional<JobError> error;
     Clock::time_point submitted = Clock::now(), started{}, ended{};

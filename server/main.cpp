@@ -23,7 +23,7 @@ struct Flags {
 
 Flags parse_flags(int argc, char** argv) {
     Flags f;
-    double shutdown_timeout_s = 10;
+    double shutdown_timeout_s = 10, cancel_grace_s = 2;
     std::string log_level = "info";
     po::options_description desc("Usage: shmpoold [options]\n\nA local job server: preforked workers, shared-memory "
                                  "datasets, JSON over a Unix socket.\n\nOptions");
@@ -36,6 +36,13 @@ Flags parse_flags(int argc, char** argv) {
         "max-attempts", po::value(&f.daemon.max_attempts)->default_value(3),
         "times a range may kill its worker before its job fails")(
         "shutdown-timeout", po::value(&shutdown_timeout_s)->default_value(10), "seconds running jobs get to finish on stop")(
+        "cancel-grace", po::value(&cancel_grace_s)->default_value(2),
+        "seconds a worker may keep running a range of an ended job before it is killed")(
+        "max-shm-bytes", po::value(&f.daemon.max_shm_bytes)->default_value(0), "bytes all datasets may hold (0: no quota)")(
+        "max-ranges-per-worker", po::value(&f.daemon.max_ranges_per_worker)->default_value(0),
+        "replace a worker after this many ranges (0: never)")(
+        "worker-memory-limit", po::value(&f.daemon.worker_memory_limit)->default_value(0),
+        "bytes of private memory per worker, RLIMIT_DATA (0: none)")(
         "log-level", po::value(&log_level)->default_value("info"), "debug, info, warn or error");
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -48,6 +55,7 @@ Flags parse_flags(int argc, char** argv) {
         f.exit_now = true;
     }
     f.daemon.shutdown_timeout = std::chrono::milliseconds(static_cast<int64_t>(shutdown_timeout_s * 1000));
+    f.daemon.cancel_grace = std::chrono::milliseconds(static_cast<int64_t>(cancel_grace_s * 1000));
     set_log_level(log_level == "debug" ? LogLevel::debug : log_level == "warn" ? LogLevel::warn
                   : log_level == "error" ? LogLevel::error : LogLevel::info);
     return f;

@@ -88,11 +88,15 @@ Job& Scheduler::submit(const JobSpec& spec) {
     }
     job->kernel = kernel;
     job->params = spec.params;
+    job->timeout_s = spec.timeout_s;
+    job->owner_session = spec.owner_session;
     job->inputs = std::move(inputs);
     job->rows = plan.rows;
     job->chunk = chunk;
     job->n_ranges = n_ranges;
     job->range_done.assign(n_ranges, 0);
+    job->reduce = plan.reduce;
+    if (plan.reduce != ReduceOp::none) job->partials.assign(n_ranges, Partial{});
     Job& ref = *job;
     jobs_.emplace(ref.id, std::move(job));
     waiting_.push_back(ref.id);
@@ -106,10 +110,27 @@ Job& Scheduler::get(uint64_t id) {
     return *it->second;
 }
 
-void Scheduler::cancel(Job& job, ErrorCode code, const std::string& why) {
+void Scheduler::cancel(Job& job, ErrorCode code, const std::string& why, JobState state) {
     if (job.ended_state()) return;
-    finish(job, JobState::cancelled, JobError{code, why});
+    finish(job, state, JobError{code, why});
     pump();
+}
+
+void Scheduler::cancel_jobs_of_session(uint64_t session_id) {
+    for (auto& kv : jobs_) {
+        Job& job = *kv.second;
+        if (job.owner_session == session_id && !job.ended_state())
+            finish(job, JobState::cancelled, JobError{ErrorCode::cancelled, "the waiting client disconnected"});
+    }
+    pump();
+}
+
+std::vector<uint32_t> Scheduler::slots_running(uint64_t job_id) const {
+    std::vector<uint32_t> out;
+    for (uint32_t s = 0; s < slots_.size(); ++s)
+        if (slots_[s].alive && control_->workers()[s].running_job.load(std::memory_order_acquire) == job_id)
+            out.push_back(s);
+    return out;
 }
 
 void Scheduler::cancel_all(ErrorCode code, const std::string& why) {
@@ -189,7 +210,7 @@ void Scheduler::pump() {
         for (uint32_t s = 0; s < slots_.size(); ++s) {
             Job* job = next_job_with_work();
             if (!job) break;
-            if (!slots_[s].alive || slots_[s].in_flight.size() >= depth_for(*job)) continue;
+            if (!slots_[s].alive || slots_[s].retiring || slots_[s].in_flight.size() >= depth_for(*job)) continue;
             dispatch_one(s, *job);
             touched[s] = progress = true;
         }
@@ -247,18 +268,32 @@ void Scheduler::account(uint32_t slot, const ctl::DoneMsg& msg) {
     InFlight f = st.in_flight.front();
     st.in_flight.pop_front();
     st.ranges_done += 1;
+    st.ranges_since_start += 1;
     ranges_total_ += 1;
     Job& job = get(f.job_id);
     job.in_flight -= 1;
     if (!job.ended_state()) {
         if (msg.status == ctl::RangeStatus::ok) {
             account_ok(job, msg);
-        } else if (msg.status == ctl::RangeStatus::kernel_error) {
+        } else if (msg.status != ctl::RangeStatus::skipped) {
             std::string why(msg.message, strnlen(msg.message, sizeof msg.message));
-            finish(job, JobState::failed, JobError{ErrorCode::range_failed, range_text(job, f.index) + ": " + why});
+            ErrorCode code = msg.status == ctl::RangeStatus::out_of_memory ? ErrorCode::out_of_memory
+                                                                            : ErrorCode::range_failed;
+            finish(job, JobState::failed, JobError{code, range_text(job, f.index) + ": " + why});
         }
     }
     release_slot_if_idle(job);
+    retire_if_due(slot);
+}
+
+void Scheduler::retire_if_due(uint32_t slot) {
+    SlotState& st = slots_[slot];
+    if (max_ranges_per_worker_ == 0 || !st.alive || st.ranges_since_start < max_ranges_per_worker_) return;
+    st.retiring = true;
+    if (st.in_flight.empty() && recycle_) {
+        st.alive = false;
+        recycle_(slot);
+    }
 }
 
 void Scheduler::account_ok(Job& job, const ctl::DoneMsg& msg) {
@@ -268,6 +303,7 @@ void Scheduler::account_ok(Job& job, const ctl::DoneMsg& msg) {
     }
     job.range_done[msg.index] = 1;
     job.ranges_done += 1;
+    if (job.reduce != ReduceOp::none) job.partials[msg.index] = msg.partial;
     double ns = static_cast<double>(msg.elapsed_ns);
     job.avg_range_ns = job.avg_range_ns == 0 ? ns : 0.8 * job.avg_range_ns + 0.2 * ns;
     if (job.ranges_done == job.n_ranges) finish(job, JobState::done);
@@ -277,11 +313,13 @@ void Scheduler::account_ok(Job& job, const ctl::DoneMsg& msg) {
 
 void Scheduler::worker_up(uint32_t slot) {
     slots_[slot].alive = true;
+    slots_[slot].retiring = false;
+    slots_[slot].ranges_since_start = 0;
     pump();
 }
 
-void Scheduler::worker_down(uint32_t slot, const std::string& how) {
-    worker_deaths_ += 1;
+void Scheduler::worker_down(uint32_t slot, const std::string& how, bool crashed) {
+    worker_deaths_ += crashed;
     drain_slot(slot);  // what it finished before dying still counts, once
     ctl::WorkerSlot& w = control_->workers()[slot];
     uint64_t running_job = w.running_job.load(std::memory_order_acquire);
@@ -323,6 +361,8 @@ void Scheduler::finish(Job& job, JobState state, std::optional<JobError> error) 
     active_.erase(job.id);
     if (job.slot >= 0 && state != JobState::done)
         control_->jobs[job.slot].cancelled.store(1, std::memory_order_release);
+    if (state == JobState::done && job.reduce != ReduceOp::none) job.reduced = combine_partials(job.reduce, job.partials);
+    job.partials = {};
     if (job.output) {
         if (state == JobState::done) {
             store_.seal(*job.output);
@@ -338,6 +378,7 @@ void Scheduler::finish(Job& job, JobState state, std::optional<JobError> error) 
              std::string(job_state_name(state)) + (job.error ? ": " + job.error->message : ""));
     auto waiters = std::move(job.waiters);
     for (auto& w : waiters) w(job);
+    if (end_hook_) end_hook_(job);
     finished_.push_back(job.id);
     release_slot_if_idle(job);
 }

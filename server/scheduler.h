@@ -30,7 +30,18 @@ public:
     // Validates and plans `spec`, creates its output, queues it. Throws Error.
     Job& submit(const JobSpec& spec);
     Job& get(uint64_t id);  // throws unknown_job
-    void cancel(Job& job, ErrorCode code, const std::string& why);
+    // Ends a job that has not ended: `state` is cancelled or timed_out.
+    void cancel(Job& job, ErrorCode code, const std::string& why, JobState state = JobState::cancelled);
+    // Cancels the jobs a client waits on (and did not detach) when it disconnects.
+    void cancel_jobs_of_session(uint64_t session_id);
+    // Slots whose worker is running a range of `job_id` right now.
+    std::vector<uint32_t> slots_running(uint64_t job_id) const;
+    // Called whenever a job ends (after its waiters), e.g. to arm a kill timer.
+    void set_end_hook(std::function<void(Job&)> hook) { end_hook_ = std::move(hook); }
+    // A worker that has run this many ranges is drained and recycled (0: never).
+    void set_recycle(uint64_t max_ranges, std::function<void(uint32_t)> recycle) {
+        max_ranges_per_worker_ = max_ranges, recycle_ = std::move(recycle);
+    }
     void cancel_all(ErrorCode code, const std::string& why);
     bool idle() const;  // no job queued or running
     // Calls `fn` when `job` has ended (at once if it has).
@@ -38,7 +49,7 @@ public:
 
     void worker_up(uint32_t slot);
     // The worker in `slot` died: account what it finished, requeue what it held.
-    void worker_down(uint32_t slot, const std::string& how);
+    void worker_down(uint32_t slot, const std::string& how, bool crashed = true);
     // Completions reported by the workers since the last call.
     void drain_completions();
 
@@ -52,8 +63,10 @@ private:
     };
     struct SlotState {
         bool alive = false;
+        bool retiring = false;           // recycling: no new ranges, restart when empty
         std::deque<InFlight> in_flight;  // in the order the worker will run them
         uint64_t ranges_done = 0;
+        uint64_t ranges_since_start = 0;
     };
 
     uint64_t checked_range_count(const Plan& plan, uint64_t chunk) const;
@@ -72,6 +85,7 @@ private:
     void release_slot_if_idle(Job& job);
     void prune_finished();
     void drain_slot(uint32_t slot);
+    void retire_if_due(uint32_t slot);
 
     ctl::Header* control_;
     DatasetStore& store_;
@@ -84,6 +98,9 @@ private:
     std::vector<uint32_t> free_job_slots_;
     uint64_t next_job_id_ = 1;
     uint64_t ranges_total_ = 0, worker_deaths_ = 0;
+    std::function<void(Job&)> end_hook_;
+    uint64_t max_ranges_per_worker_ = 0;
+    std::function<void(uint32_t)> recycle_;
 };
 
 }  // namespace shmpool

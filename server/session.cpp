@@ -7,11 +7,13 @@ namespace {
 uint64_t g_next_session_id = 1;
 }
 
-Session::Session(Socket socket, size_t max_line, LineHandler on_line, TooLongHandler on_too_long)
+Session::Session(Socket socket, size_t max_line, LineHandler on_line, TooLongHandler on_too_long,
+                 CloseHandler on_close)
     : socket_(std::move(socket)),
       max_line_(max_line),
       on_line_(std::move(on_line)),
       on_too_long_(std::move(on_too_long)),
+      on_close_(std::move(on_close)),
       id_(g_next_session_id++) {}
 
 void Session::read_next() {
@@ -76,6 +78,8 @@ void Session::close_after_flush() {
 }
 
 void Session::close() {
+    if (!socket_.is_open()) return;
+    if (auto on_close = std::move(on_close_)) on_close(id_);
     boost::system::error_code ignored;
     socket_.shutdown(Socket::shutdown_both, ignored);
     socket_.close(ignored);

@@ -18,8 +18,9 @@ public:
     using Socket = boost::asio::local::stream_protocol::socket;
     using LineHandler = std::function<void(const std::shared_ptr<Session>&, std::string_view line)>;
     using TooLongHandler = std::function<void(const std::shared_ptr<Session>&)>;
+    using CloseHandler = std::function<void(uint64_t session_id)>;
 
-    Session(Socket socket, size_t max_line, LineHandler on_line, TooLongHandler on_too_long);
+    Session(Socket socket, size_t max_line, LineHandler on_line, TooLongHandler on_too_long, CloseHandler on_close);
     void start() { read_next(); }
     void send(const nlohmann::json& message);
     // Stops reading; closes once every queued reply is written.
@@ -39,6 +40,7 @@ private:
     size_t max_line_;
     LineHandler on_line_;
     TooLongHandler on_too_long_;
+    CloseHandler on_close_;
     std::string in_;
     std::deque<std::string> out_;
     size_t out_bytes_ = 0;

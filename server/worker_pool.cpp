@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -83,6 +84,10 @@ void WorkerPool::become_worker(uint32_t slot) {
     std::string title = "shmpool-w" + std::to_string(slot);
     prctl(PR_SET_NAME, title.c_str());
     keep_only_notify_fd(notify_fd_);
+    if (memory_limit_) {
+        rlimit lim{memory_limit_, memory_limit_};
+        setrlimit(RLIMIT_DATA, &lim);
+    }
     for (const char* var : {"NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"}) unsetenv(var);
     WorkerContext ctx{control_, slot, kWorkerNotifyFd, daemon_pid_, instance_};
     worker_main(ctx);
@@ -103,10 +108,17 @@ void WorkerPool::on_exit(uint32_t slot, int status) {
     Slot& s = slots_[slot];
     std::string how = describe_exit(status);
     s.pid = 0;
-    scheduler_.worker_down(slot, how);
+    bool planned = s.recycling;
+    s.recycling = false;
+    scheduler_.worker_down(slot, how, !planned && !stopping_);
     if (stopping_) {
         s.state = State::empty;
         finish_stop_if_done();
+        return;
+    }
+    if (planned) {
+        log_info("worker " + std::to_string(slot) + " recycled after its range quota");
+        spawn(slot);
         return;
     }
     log_warn("worker " + std::to_string(slot) + " " + how + "; starting a replacement");
@@ -130,6 +142,20 @@ void WorkerPool::schedule_respawn(uint32_t slot) {
     s.respawn_timer->async_wait([this, slot](const boost::system::error_code& ec) {
         if (!ec && !stopping_ && slots_[slot].state == State::respawn_wait) spawn(slot);
     });
+}
+
+void WorkerPool::recycle(uint32_t slot) {
+    Slot& s = slots_[slot];
+    if (s.state != State::running) return;
+    s.recycling = true;
+    kill(s.pid, SIGTERM);
+}
+
+void WorkerPool::kill_worker(uint32_t slot, const std::string& why) {
+    Slot& s = slots_[slot];
+    if (s.state != State::running) return;
+    log_warn("killing worker " + std::to_string(slot) + " (pid " + std::to_string(s.pid) + "): " + why);
+    kill(s.pid, SIGKILL);
 }
 
 void WorkerPool::stop_all(std::chrono::milliseconds grace, std::function<void()> done) {

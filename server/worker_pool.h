@@ -30,6 +30,12 @@ public:
     void stop_all(std::chrono::milliseconds grace, std::function<void()> done);
     nlohmann::json describe() const;
     uint32_t alive() const;
+    // Caps each worker's private memory (RLIMIT_DATA; shared mappings do not count). 0: none.
+    void set_memory_limit(uint64_t bytes) { memory_limit_ = bytes; }
+    // Planned restart of an idle worker (max_ranges_per_worker): not counted as a crash.
+    void recycle(uint32_t slot);
+    // SIGKILL, for a worker stuck on a range of a job that has ended.
+    void kill_worker(uint32_t slot, const std::string& why);
 
 private:
     enum class State { empty, running, respawn_wait, stopping };
@@ -39,6 +45,7 @@ private:
         uint32_t restarts = 0;
         uint32_t quick_deaths = 0;  // deaths soon after spawn, in a row
         std::chrono::steady_clock::time_point spawned{};
+        bool recycling = false;
         std::unique_ptr<boost::asio::steady_timer> respawn_timer;
     };
 
@@ -57,6 +64,7 @@ private:
     pid_t daemon_pid_;
     std::vector<Slot> slots_;
     bool stopping_ = false;
+    uint64_t memory_limit_ = 0;
     std::function<void()> on_stopped_;
     boost::asio::steady_timer kill_timer_;
 };

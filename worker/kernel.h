@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/array_meta.h"
+#include "common/partial.h"
 
 namespace shmpool {
 
@@ -39,6 +40,7 @@ struct PlanInput {
 struct Plan {
     std::optional<ArrayMeta> output;  // none: the kernel writes no dataset
     uint64_t rows = 0;                // the index space [0, rows) split into ranges
+    ReduceOp reduce = ReduceOp::none; // how the daemon combines the ranges' partials
 };
 
 // What a worker hands a kernel for one job; valid for the whole job.
@@ -54,12 +56,17 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-// Per-job state in a worker (parsed params, precomputed norms...). run() may be called
-// several times for different ranges, in any order.
+// Per-job state in a worker (parsed params, precomputed norms...). A kernel that writes an
+// output overrides run(); one that reduces overrides reduce() and returns the range's
+// partial. Either may be called several times for different ranges, in any order.
 class KernelRun {
 public:
     virtual ~KernelRun() = default;
-    virtual void run(uint64_t begin, uint64_t end) = 0;
+    virtual void run(uint64_t begin, uint64_t end) { (void)begin, (void)end; }
+    virtual Partial reduce(uint64_t begin, uint64_t end) {
+        run(begin, end);
+        return {};
+    }
 };
 
 class Kernel {

@@ -51,7 +51,9 @@ public:
                 continue;
             }
             sync_deletions();
-            report(run_range(msg));
+            ctl::DoneMsg done = run_range(msg);
+            report(done);
+            if (done.status == ctl::RangeStatus::out_of_memory) _exit(0);  // a fresh heap for the next range
         }
     }
 
@@ -79,8 +81,11 @@ private:
         try {
             KernelRun& run = job_for(msg.job_slot, desc);
             mark_running(desc.job_id, msg);
-            run.run(msg.begin, msg.end);
+            done.partial = run.reduce(msg.begin, msg.end);
             done.status = ctl::RangeStatus::ok;
+        } catch (const std::bad_alloc&) {
+            done.status = ctl::RangeStatus::out_of_memory;
+            std::strncpy(done.message, "the kernel ran out of memory (worker memory limit)", sizeof done.message - 1);
         } catch (const std::exception& e) {
             done.status = ctl::RangeStatus::kernel_error;
             std::strncpy(done.message, e.what(), sizeof done.message - 1);
