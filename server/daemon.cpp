@@ -64,6 +64,7 @@ int Daemon::run(const std::function<void()>& ready) {
     SchedulerLimits limits;
     limits.max_attempts = opts_.max_attempts;
     limits.max_dataset_bytes = opts_.max_dataset_bytes;
+    limits.test_kernels = opts_.test_kernels;
     scheduler_ = std::make_unique<Scheduler>(control_, opts_.workers, *store_, limits);
     pool_ = std::make_unique<WorkerPool>(io_, control_, opts_.workers, notify_fd_, opts_.instance, *scheduler_);
     timers_ = std::make_unique<JobTimers>(io_, *scheduler_, *pool_, opts_.cancel_grace);

@@ -22,6 +22,7 @@ void handle_kernels(const Call& c) {
     nlohmann::json list = nlohmann::json::array();
     for (const Kernel* k : all_kernels()) {
         if (k->name().starts_with('_')) continue;  // the daemon's own I/O kernels
+        if (k->test_only() && !c.daemon->options().test_kernels) continue;
         list.push_back({{"name", k->name()},
                         {"roles", k->roles()},
                         {"params", k->describe_params()},

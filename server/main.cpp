@@ -43,6 +43,7 @@ Flags parse_flags(int argc, char** argv) {
         "replace a worker after this many ranges (0: never)")(
         "worker-memory-limit", po::value(&f.daemon.worker_memory_limit)->default_value(0),
         "bytes of private memory per worker, RLIMIT_DATA (0: none)")(
+        "enable-test-kernels", po::bool_switch(&f.daemon.test_kernels), "accept the `fault` kernel (fault tests only)")(
         "log-level", po::value(&log_level)->default_value("info"), "debug, info, warn or error");
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, desc), vm);

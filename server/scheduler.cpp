@@ -63,7 +63,7 @@ uint64_t Scheduler::checked_range_count(const Plan& plan, uint64_t chunk) const 
 
 Job& Scheduler::submit(const JobSpec& spec) {
     const Kernel* kernel = find_kernel(spec.kernel);
-    if (!kernel || (spec.kernel.starts_with('_') && !spec.internal))
+    if (!kernel || (spec.kernel.starts_with('_') && !spec.internal) || (kernel->test_only() && !limits_.test_kernels))
         throw Error(ErrorCode::unknown_kernel, "no kernel named '" + spec.kernel + "'");
     if (!spec.params.is_object()) throw Error(ErrorCode::bad_param, "params must be a JSON object");
     auto inputs = resolve_inputs(*kernel, spec);

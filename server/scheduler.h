@@ -21,6 +21,7 @@ struct SchedulerLimits {
     uint64_t max_ranges = 1ull << 24;   // ranges per job
     uint64_t max_dataset_bytes = 1ull << 40;
     size_t finished_jobs_kept = 10000;
+    bool test_kernels = false;          // accept kernels marked test_only
 };
 
 class Scheduler {

@@ -76,6 +76,8 @@ public:
     virtual std::vector<std::string> roles() const = 0;
     virtual nlohmann::json describe_params() const = 0;  // {"param": "meaning"}
     virtual std::string description() const = 0;
+    // Test kernels (crash on purpose) run only on a daemon started with --enable-test-kernels.
+    virtual bool test_only() const { return false; }
     // Validates inputs and params (throws Error with a stable code); never computes.
     virtual Plan plan(const PlanInput& in) const = 0;
     virtual std::unique_ptr<KernelRun> start(const RunContext& ctx) const = 0;
