@@ -22,6 +22,8 @@ nlohmann::json parse_json_limited(std::string_view text) {
             throw Error(ErrorCode::bad_json, "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
         return true;
     };
+    if (text.find('\0') != std::string_view::npos)  // nlohmann's lexer would stop at it
+        throw Error(ErrorCode::bad_json, "a NUL byte in the request line");
     try {
         return nlohmann::json::parse(text, limit_depth);
     } catch (const nlohmann::json::exception& e) {
@@ -97,7 +99,7 @@ DType require_dtype(const nlohmann::json& obj, const char* key) {
 
 Shape require_shape(const nlohmann::json& obj, const char* key, DType t, uint64_t limit) {
     const nlohmann::json* v = find_field(obj, key);
-    if (!v || !v->is_array()) throw Error(ErrorCode::bad_shape, std::string("field '") + key + "' must be an array");
+    if (!v || !v->is_array()) throw Error(ErrorCode::bad_request, std::string("field '") + key + "' must be an array");
     if (v->empty() || v->size() > kMaxDims)
         throw Error(ErrorCode::bad_shape, "a shape has 1 to 4 dims, not " + std::to_string(v->size()));
     uint64_t dims[kMaxDims] = {};

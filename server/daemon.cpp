@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "server/router.h"
+#include "worker/plugin_loader.h"
 
 namespace shmpool {
 namespace {
@@ -37,6 +38,13 @@ void remove_stale_socket(const std::string& path) {
     if (!ec) throw Error(ErrorCode::io_error, "socket '" + path + "' is in use by another daemon");
     unlink(path.c_str());
     log_info("removed stale socket " + path);
+}
+
+// Registers the plugins' kernels; a refused plugin is logged and the daemon starts anyway.
+void load_kernel_plugins(const std::string& dir) {
+    PluginLoadReport report = load_plugins(dir);
+    for (const auto& line : report.loaded) log_info(line);
+    for (const auto& line : report.refused) log_warn(line);
 }
 
 }  // namespace
@@ -75,6 +83,7 @@ int Daemon::run(const std::function<void()>& ready) {
     router_ = std::make_unique<Router>(*this);
     signal(SIGPIPE, SIG_IGN);
     watch_signals();  // before the first fork, so no SIGCHLD is missed
+    if (!opts_.kernel_dir.empty()) load_kernel_plugins(opts_.kernel_dir);  // workers inherit the kernels
     pool_->start_all();
     watch_completions();
     listen();

@@ -32,6 +32,7 @@ struct DaemonOptions {
     uint64_t max_dataset_bytes = 1ull << 40;
     uint32_t max_attempts = 3;
     bool test_kernels = false;  // enable kernels that crash on purpose (fault tests)
+    std::string kernel_dir;     // load kernel plugins (*.so) from here before the workers fork
     uint64_t max_shm_bytes = 0;          // all datasets of the instance (0: what /dev/shm holds)
     uint64_t max_ranges_per_worker = 0;  // recycle a worker after this many ranges (0: never)
     uint64_t worker_memory_limit = 0;    // bytes of private memory per worker (0: none)

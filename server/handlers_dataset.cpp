@@ -88,7 +88,7 @@ void put_from_file(const Call& c, const std::string& name, const std::string& pa
     JobSpec spec{"_load_npy", {}, meta_params(meta), copy_chunk(meta), name};
     spec.params["path"] = path;
     spec.params["offset"] = h.data_offset;
-    run_copy_job(c, spec, [](const Job& j) { return j.output->info(); });
+    run_copy_job(c, spec, [](const Job& j) { return j.output_info; });
 }
 
 std::string shm_object_name(std::string name) {
@@ -110,7 +110,7 @@ void put_from_shm(const Call& c, const std::string& name, const std::string& shm
                                              std::to_string(need));
     JobSpec spec{"_copy_shm", {}, meta_params(meta), copy_chunk(meta), name};
     spec.params["shm"] = shm;
-    run_copy_job(c, spec, [](const Job& j) { return j.output->info(); });
+    run_copy_job(c, spec, [](const Job& j) { return j.output_info; });
 }
 
 void put_inline(const Call& c, const std::string& name, const nlohmann::json& data) {

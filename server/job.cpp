@@ -40,7 +40,7 @@ nlohmann::json Job::describe() const {
         {"duplicate_completions", duplicates},
         {"queued_s", seconds_between(submitted, started_or_now)},
         {"run_s", state == JobState::queued ? 0.0 : seconds_between(started_or_now, ended_or_now)},
-        {"output", output ? output->info() : nlohmann::json(nullptr)},
+        {"output", output ? output->info() : output_info},
         {"error", nullptr},
     };
     if (reduce != ReduceOp::none) {

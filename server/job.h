@@ -46,7 +46,8 @@ struct Job {
     const Kernel* kernel = nullptr;
     nlohmann::json params;
     std::vector<std::pair<std::string, DatasetPtr>> inputs;
-    DatasetPtr output;
+    DatasetPtr output;              // held while the job writes it
+    nlohmann::json output_info;     // its description once the job is done (the name may go)
 
     uint64_t rows = 0, chunk = 1, n_ranges = 0;
     std::vector<uint8_t> range_done;  // one flag per range: accounted exactly once

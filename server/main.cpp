@@ -44,6 +44,7 @@ Flags parse_flags(int argc, char** argv) {
         "worker-memory-limit", po::value(&f.daemon.worker_memory_limit)->default_value(0),
         "bytes of private memory per worker, RLIMIT_DATA (0: none)")(
         "enable-test-kernels", po::bool_switch(&f.daemon.test_kernels), "accept the `fault` kernel (fault tests only)")(
+        "kernel-dir", po::value(&f.daemon.kernel_dir), "load kernel plugins (*.so) from DIR (see docs/plugins.md)")(
         "log-level", po::value(&log_level)->default_value("info"), "debug, info, warn or error");
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, desc), vm);

@@ -366,10 +366,11 @@ void Scheduler::finish(Job& job, JobState state, std::optional<JobError> error) 
     if (job.output) {
         if (state == JobState::done) {
             store_.seal(*job.output);
+            job.output_info = job.output->info();
         } else {
             store_.erase(job.output->name, /*force=*/true);
-            job.output.reset();
         }
+        job.output.reset();  // a finished job must not keep a deleted dataset's segment alive
     }
     job.inputs.clear();
     job.range_done = {};

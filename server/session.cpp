@@ -38,7 +38,7 @@ void Session::on_read(const boost::system::error_code& ec, size_t n) {
     std::string line = in_.substr(0, n - 1);
     in_.erase(0, n);  // more lines may already follow in the buffer
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty()) on_line_(shared_from_this(), line);
+    on_line_(shared_from_this(), line);
     read_next();
 }
 
