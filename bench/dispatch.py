@@ -5,6 +5,7 @@ and `noop` ranges per second with all workers. Starts its own daemon on a privat
 Usage: bench/dispatch.py [--build DIR] [--workers N] [--rounds N] [--ranges N]
 """
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -34,6 +35,29 @@ class Conn:
         return reply["result"]
 
 
+@contextlib.contextmanager
+def start_daemon(build, workers, extra=()):
+    """A shmpoold on a private instance and socket; yields (Conn, socket path); stops it after."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "d.sock")
+        inst = f"bench{os.getpid()}x{workers}"
+        proc = subprocess.Popen([os.path.join(build, "shmpoold"), "--instance", inst, "--socket", path,
+                                 "--workers", str(workers), "--foreground", "--log-level", "error", *extra])
+        try:
+            for _ in range(1000):
+                if os.path.exists(path):
+                    break
+                time.sleep(0.01)
+            conn = Conn(path)
+            yield conn, path
+            conn.call("shutdown")
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
 def round_trips(conn, rounds, verb, **args):
     times = np.empty(rounds)
     for i in range(rounds):
@@ -51,32 +75,17 @@ def main():
     ap.add_argument("--ranges", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=5)
     a = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "d.sock")
-        inst = f"bench{os.getpid()}"
-        proc = subprocess.Popen([os.path.join(a.build, "shmpoold"), "--instance", inst, "--socket", path,
-                                 "--workers", str(a.workers), "--foreground", "--log-level", "warn"])
-        try:
-            for _ in range(500):
-                if os.path.exists(path):
-                    break
-                time.sleep(0.01)
-            conn = Conn(path)
-            round_trips(conn, 200, "ping")  # warm-up
-            ping = round_trips(conn, a.rounds, "ping")
-            round_trips(conn, 200, "job.submit", kernel="noop", wait=True)
-            tiny = round_trips(conn, a.rounds, "job.submit", kernel="noop", wait=True)
-            rates = []
-            for _ in range(a.repeat + 1):
-                t0 = time.perf_counter()
-                job = conn.call("job.submit", kernel="noop", params={"rows": a.ranges}, chunk=1, wait=True)
-                rates.append(job["ranges_done"] / (time.perf_counter() - t0))
-            rate = float(np.median(rates[1:]))
-            conn.call("shutdown")
-            proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+    with start_daemon(a.build, a.workers) as (conn, _):
+        round_trips(conn, 200, "ping")  # warm-up
+        ping = round_trips(conn, a.rounds, "ping")
+        round_trips(conn, 200, "job.submit", kernel="noop", wait=True)
+        tiny = round_trips(conn, a.rounds, "job.submit", kernel="noop", wait=True)
+        rates = []
+        for _ in range(a.repeat + 1):
+            t0 = time.perf_counter()
+            job = conn.call("job.submit", kernel="noop", params={"rows": a.ranges}, chunk=1, wait=True)
+            rates.append(job["ranges_done"] / (time.perf_counter() - t0))
+        rate = float(np.median(rates[1:]))
     print(f"cores {os.cpu_count()}, workers {a.workers}")
     print(f"ping round trip        p50 {ping[0]:7.1f} us   p99 {ping[1]:7.1f} us   ({a.rounds} calls)")
     print(f"tiny job round trip    p50 {tiny[0]:7.1f} us   p99 {tiny[1]:7.1f} us   (noop, 1 range, wait)")

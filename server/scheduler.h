@@ -55,6 +55,7 @@ public:
     void drain_completions();
 
     nlohmann::json worker_activity(uint32_t slot) const;  // job, range, ranges_done
+    uint64_t ranges_since_start(uint32_t slot) const { return slots_[slot].ranges_since_start; }
     nlohmann::json stats() const;
 
 private:

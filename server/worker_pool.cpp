@@ -18,7 +18,7 @@
 namespace shmpool {
 namespace {
 
-constexpr auto kQuickDeath = std::chrono::seconds(1);
+constexpr auto kQuickDeath = std::chrono::seconds(1);  // a death this soon, with no range served, is "quick"
 constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
 constexpr int kWorkerNotifyFd = 3;
 
@@ -109,6 +109,7 @@ void WorkerPool::on_exit(uint32_t slot, int status) {
     std::string how = describe_exit(status);
     s.pid = 0;
     bool planned = s.recycling;
+    bool served = scheduler_.ranges_since_start(slot) > 0;
     s.recycling = false;
     scheduler_.worker_down(slot, how, !planned && !stopping_);
     if (stopping_) {
@@ -123,13 +124,14 @@ void WorkerPool::on_exit(uint32_t slot, int status) {
     }
     log_warn("worker " + std::to_string(slot) + " " + how + "; starting a replacement");
     s.restarts += 1;
-    bool quick = std::chrono::steady_clock::now() - s.spawned < kQuickDeath;
+    bool quick = !served && std::chrono::steady_clock::now() - s.spawned < kQuickDeath;
     s.quick_deaths = quick ? s.quick_deaths + 1 : 0;
     schedule_respawn(slot);
 }
 
-// A worker that keeps dying at once is restarted after 10 ms, 20 ms, ... up to 1 s, so a
-// crash loop cannot fork-bomb the machine; one that lived a while is replaced at once.
+// A worker that keeps dying at once, before serving any range, is restarted after 10 ms,
+// 20 ms, ... up to 1 s, so a crash loop cannot fork-bomb the machine; one that served a range
+// or lived a while is replaced at once.
 void WorkerPool::schedule_respawn(uint32_t slot) {
     Slot& s = slots_[slot];
     s.state = State::respawn_wait;
