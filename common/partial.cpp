@@ -41,7 +41,8 @@ std::optional<ReduceOp> reduce_op_from_name(std::string_view name) {
 
 void CompensatedSum::add(double x) {
     double t = sum + x;
-    comp += std::abs(sum) >= std::abs(x) ? (sum - t) + x : (x - t) + sum;
+    if (std::isfinite(t))  // past an inf or NaN the low-order part means nothing (inf - inf)
+        comp += std::abs(sum) >= std::abs(x) ? (sum - t) + x : (x - t) + sum;
     sum = t;
 }
 

@@ -2,6 +2,7 @@
 // once per range, in range order, with compensated summation, so the result is exact-once.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -31,7 +32,7 @@ struct Reduced {
 struct CompensatedSum {
     double sum = 0, comp = 0;
     void add(double x);
-    double value() const { return sum + comp; }
+    double value() const { return std::isfinite(sum) ? sum + comp : sum; }
 };
 
 // Combines per-range partials given in range order. Ties of extremes go to the lowest

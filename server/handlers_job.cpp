@@ -8,6 +8,8 @@
 namespace shmpool {
 namespace {
 
+constexpr double kMaxTimeoutSeconds = 365.0 * 24 * 3600;  // a year: far beyond any job, far from overflow
+
 JobSpec parse_job_spec(const nlohmann::json& a) {
     JobSpec spec;
     spec.kernel = require_string(a, "kernel");
@@ -21,8 +23,8 @@ JobSpec parse_job_spec(const nlohmann::json& a) {
     spec.chunk = optional_u64(a, "chunk").value_or(0);
     spec.output = optional_string(a, "output");
     if (auto it = a.find("timeout_s"); it != a.end() && !it->is_null()) {
-        if (!it->is_number() || !(it->get<double>() > 0) || !std::isfinite(it->get<double>()))
-            throw Error(ErrorCode::bad_request, "field 'timeout_s' must be a positive number of seconds");
+        if (!it->is_number() || !(it->get<double>() > 0) || !(it->get<double>() <= kMaxTimeoutSeconds))
+            throw Error(ErrorCode::bad_request, "field 'timeout_s' must be a number of seconds in (0, 31536000]");
         spec.timeout_s = it->get<double>();
     }
     return spec;

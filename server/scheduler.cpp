@@ -82,7 +82,11 @@ Job& Scheduler::submit(const JobSpec& spec) {
     auto job = std::make_unique<Job>();
     job->id = next_job_id_++;
     if (plan.output) {
-        checked_bytes(plan.output->shape, plan.output->dtype);
+        uint64_t bytes = checked_bytes(plan.output->shape, plan.output->dtype);
+        if (bytes > limits_.max_dataset_bytes)
+            throw Error(ErrorCode::too_large, "the output " + plan.output->shape.to_string() + " would need " +
+                                                  std::to_string(bytes) + " bytes, over the per-dataset limit of " +
+                                                  std::to_string(limits_.max_dataset_bytes));
         job->output = store_.create(spec.output.value_or("job" + std::to_string(job->id) + ".out"), *plan.output);
         job->output->producer_job = job->id;
     }
