@@ -38,6 +38,7 @@ struct JobDesc {
     std::atomic<uint32_t> cancelled;  // workers skip ranges of a cancelled job
     uint32_t generation;              // bumped at each reuse of the slot
     uint64_t job_id;
+    uint64_t rows;  // the index space [0, rows) its ranges cover
     char kernel[kKernelNameBytes];
     uint32_t n_inputs;
     char roles[kMaxRoles][kRoleBytes];
@@ -57,7 +58,7 @@ struct RangeMsg {
     uint32_t reserved;
 };
 
-enum class RangeStatus : int32_t { ok = 0, kernel_error = 1, skipped = 2, out_of_memory = 3 };
+enum class RangeStatus : int32_t { ok = 0, kernel_error = 1, skipped = 2, out_of_memory = 3, no_space = 4 };
 
 struct DoneMsg {
     uint32_t job_slot;

@@ -5,7 +5,10 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include <boost/interprocess/shared_memory_object.hpp>
@@ -38,14 +41,24 @@ void allocate_fully(int fd, uint64_t bytes, const std::string& name) {
                                                             " bytes for '" + name + "'", err));
 }
 
+void check_free_space(uint64_t bytes, const std::string& name) {
+    struct statvfs vfs {};
+    if (statvfs("/dev/shm", &vfs) != 0) return;  // no answer: the writers' populate still guards
+    uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+    if (bytes > free_bytes)
+        throw Error(ErrorCode::no_space, "'" + name + "' needs " + std::to_string(bytes) + " bytes; /dev/shm has " +
+                                             std::to_string(free_bytes) + " free");
+}
+
 }  // namespace
 
-Segment Segment::create(const std::string& name, uint64_t bytes) {
+Segment Segment::create(const std::string& name, uint64_t bytes, bool allocate) {
+    if (!allocate) check_free_space(bytes, name);
     try {
         bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write, owner_only());
         try {
             shm.truncate(static_cast<bip::offset_t>(bytes));
-            allocate_fully(shm.get_mapping_handle().handle, bytes, name);
+            if (allocate) allocate_fully(shm.get_mapping_handle().handle, bytes, name);
             return Segment(bip::mapped_region(shm, bip::read_write, 0, bytes));
         } catch (...) {
             bip::shared_memory_object::remove(name.c_str());
@@ -64,6 +77,17 @@ Segment Segment::open(const std::string& name, bool writable, uint64_t bytes) {
     } catch (const bip::interprocess_exception& e) {
         throw_interprocess(e, "cannot open", name);
     }
+}
+
+void Segment::populate_writable(uint64_t offset, uint64_t bytes) const {
+    static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    uint64_t first = offset / page * page, last = std::min<uint64_t>(size(), offset + bytes);
+    if (last <= first) return;
+    if (madvise(static_cast<char*>(data()) + first, last - first, MADV_POPULATE_WRITE) == 0) return;
+    int err = errno;
+    if (err == EINVAL || err == ENOSYS) return;  // an older kernel: pages fault in one by one
+    throw Error(err == EFAULT || err == ENOMEM ? ErrorCode::no_space : ErrorCode::io_error,
+                sys_error_text("madvise", "allocating output pages", err));
 }
 
 bool Segment::remove(const std::string& name) { return bip::shared_memory_object::remove(name.c_str()); }

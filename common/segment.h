@@ -12,15 +12,21 @@ namespace shmpool {
 class Segment {
 public:
     Segment() = default;
-    // Creates `name` (must not exist) of `bytes` bytes, allocated and mapped read-write.
+    // Creates `name` (must not exist) of `bytes` bytes, mapped read-write. Allocated now, or,
+    // with `allocate` false, only checked against /dev/shm's free space: its writers then
+    // allocate their own parts in parallel (populate_writable), off the daemon's loop.
     // Throws Error(no_space) when /dev/shm cannot hold it, Error(io_error) otherwise.
-    static Segment create(const std::string& name, uint64_t bytes);
+    static Segment create(const std::string& name, uint64_t bytes, bool allocate = true);
     // Opens an existing object; `bytes` 0 maps all of it. Throws Error(io_error).
     static Segment open(const std::string& name, bool writable, uint64_t bytes = 0);
     // Removes the name; mappings stay valid until unmapped. False if it did not exist.
     static bool remove(const std::string& name);
     // Size of an existing object, or throws Error(io_error).
     static uint64_t size_of(const std::string& name);
+
+    // Allocates and maps the pages of [offset, offset + bytes) for writing, in one call rather
+    // than a fault per page. Error(no_space) when /dev/shm is full (instead of a SIGBUS later).
+    void populate_writable(uint64_t offset, uint64_t bytes) const;
 
     void* data() const { return region_.get_address(); }
     uint64_t size() const { return region_.get_size(); }

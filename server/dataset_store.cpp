@@ -48,7 +48,7 @@ DatasetPtr DatasetStore::create(const std::string& name, const ArrayMeta& meta, 
                                              " bytes; the instance holds " + std::to_string(total_bytes()) +
                                              " of its max_shm_bytes " + std::to_string(quota_));
     std::string segment = dataset_segment_name(instance_, ds->id);
-    Segment seg = Segment::create(segment, ds->bytes);  // throws before the dataset exists
+    Segment seg = Segment::create(segment, ds->bytes, /*allocate=*/mapping != nullptr);  // throws before it exists
     ds->segment = segment;
     ds->control = control_;
     if (mapping) *mapping = std::move(seg);

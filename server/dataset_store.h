@@ -44,6 +44,8 @@ public:
 
     // Creates an unsealed dataset; throws bad_name, dataset_exists, no_space, io_error.
     // The returned segment is the daemon's own writable mapping (for small inline data).
+    // `mapping` (inline data) gets the daemon's writable mapping of a fully allocated segment;
+    // without it the segment is allocated by the workers that write it (job outputs).
     DatasetPtr create(const std::string& name, const ArrayMeta& meta, Segment* mapping = nullptr);
     DatasetPtr find(const std::string& name) const;  // throws unknown_dataset
     void seal(Dataset& ds) { ds.sealed = true, ds.producer_job = 0; }

@@ -176,6 +176,7 @@ void Scheduler::publish(Job& job) {
     d.generation += 1;
     d.cancelled.store(0, std::memory_order_relaxed);
     d.job_id = job.id;
+    d.rows = job.rows;
     copy_name(d.kernel, sizeof d.kernel, job.kernel->name());
     d.n_inputs = static_cast<uint32_t>(job.inputs.size());
     for (size_t i = 0; i < job.inputs.size(); ++i) {
@@ -282,6 +283,7 @@ void Scheduler::account(uint32_t slot, const ctl::DoneMsg& msg) {
         } else if (msg.status != ctl::RangeStatus::skipped) {
             std::string why(msg.message, strnlen(msg.message, sizeof msg.message));
             ErrorCode code = msg.status == ctl::RangeStatus::out_of_memory ? ErrorCode::out_of_memory
+                             : msg.status == ctl::RangeStatus::no_space    ? ErrorCode::no_space
                                                                             : ErrorCode::range_failed;
             finish(job, JobState::failed, JobError{code, range_text(job, f.index) + ": " + why});
         }

@@ -32,7 +32,18 @@ struct JobState {
     uint32_t generation = 0;
     nlohmann::json params;
     std::vector<std::shared_ptr<const Segment>> pins;
+    std::shared_ptr<const Segment> output;
+    uint64_t rows = 0;  // the job's index space, to find a range's share of the output
     std::unique_ptr<KernelRun> run;
+
+    // Allocates the output pages this range writes (its proportional share, page-rounded),
+    // in one call instead of a fault per page, and as a clean error when /dev/shm is full.
+    void populate_output(uint64_t begin, uint64_t end) const {
+        if (!output || rows == 0) return;
+        uint64_t bytes = output->size();
+        auto share = [&](uint64_t i) { return static_cast<uint64_t>(static_cast<long double>(bytes) * i / rows); };
+        output->populate_writable(share(begin), share(end) - share(begin));
+    }
 };
 
 class Worker {
@@ -79,10 +90,14 @@ private:
         }
         auto t0 = std::chrono::steady_clock::now();
         try {
-            KernelRun& run = job_for(msg.job_slot, desc);
-            mark_running(desc.job_id, msg);
-            done.partial = run.reduce(msg.begin, msg.end);
+            mark_running(desc.job_id, msg);  // first: a kernel's start that kills the worker counts as an attempt
+            JobState& job = job_for(msg.job_slot, desc);
+            job.populate_output(msg.begin, msg.end);
+            done.partial = job.run->reduce(msg.begin, msg.end);
             done.status = ctl::RangeStatus::ok;
+        } catch (const Error& e) {
+            done.status = e.code() == ErrorCode::no_space ? ctl::RangeStatus::no_space : ctl::RangeStatus::kernel_error;
+            std::strncpy(done.message, e.what(), sizeof done.message - 1);
         } catch (const std::bad_alloc&) {
             done.status = ctl::RangeStatus::out_of_memory;
             std::strncpy(done.message, "the kernel ran out of memory (worker memory limit)", sizeof done.message - 1);
@@ -103,12 +118,12 @@ private:
         slot_.running_job.store(job_id, std::memory_order_release);
     }
 
-    KernelRun& job_for(uint32_t job_slot, const ctl::JobDesc& desc) {
+    JobState& job_for(uint32_t job_slot, const ctl::JobDesc& desc) {
         auto it = jobs_.find(job_slot);
-        if (it != jobs_.end() && it->second.generation == desc.generation) return *it->second.run;
+        if (it != jobs_.end() && it->second.generation == desc.generation) return it->second;
         forget_finished_jobs();
         JobState state = start_job(desc);
-        return *(jobs_[job_slot] = std::move(state)).run;
+        return jobs_[job_slot] = std::move(state);
     }
 
     JobState start_job(const ctl::JobDesc& desc) {
@@ -116,6 +131,7 @@ private:
         if (!kernel) throw Error(ErrorCode::internal, "worker has no kernel '" + std::string(desc.kernel) + "'");
         JobState state;
         state.generation = desc.generation;
+        state.rows = desc.rows;
         state.params = nlohmann::json::parse(std::string_view(desc.params, desc.params_len));
         RunContext ctx{state.params, {}, {}};
         for (uint32_t i = 0; i < desc.n_inputs; ++i) {
@@ -126,9 +142,8 @@ private:
             ctx.inputs.emplace(role, ArrayView{meta_of(ref), seg->data(), nullptr});
         }
         if (desc.output.id != 0) {
-            auto seg = maps_.get(desc.output.id, true, desc.output.bytes);
-            state.pins.push_back(seg);
-            ctx.output = ArrayView{meta_of(desc.output), seg->data(), seg->data()};
+            state.output = maps_.get(desc.output.id, true, desc.output.bytes);
+            ctx.output = ArrayView{meta_of(desc.output), state.output->data(), state.output->data()};
         }
         state.run = kernel->start(ctx);
         return state;
