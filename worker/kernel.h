@@ -83,9 +83,13 @@ public:
     virtual std::unique_ptr<KernelRun> start(const RunContext& ctx) const = 0;
 };
 
-// Built-ins and internal kernels, by name. Internal kernels start with '_' and are not
-// accepted from clients.
+// Built-ins, internal and registered kernels, by name. Internal kernels start with '_' and
+// are not accepted from clients.
 const Kernel* find_kernel(const std::string& name);
 std::vector<const Kernel*> all_kernels();
+// Adds a kernel loaded at run time (a plugin, worker/plugin_loader.h) after the built-ins.
+// Only the daemon calls it, before any worker forks: workers inherit the table, no locking.
+// Throws Error(internal) if the name is taken.
+void register_kernel(std::unique_ptr<Kernel> kernel);
 
 }  // namespace shmpool

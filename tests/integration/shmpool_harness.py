@@ -95,6 +95,21 @@ def reap_if_our_zombie(pid):
         return False
 
 
+def wait_pids_gone(pids, timeout):
+    """True when none of pids is alive within timeout (a dead child of ours, e.g. an orphaned
+    worker adopted by this subreaper, is reaped on the way)."""
+
+    def gone():
+        for pid in pids:
+            st = proc_stat(pid)
+            if st is None or (st[0] == "Z" and reap_if_our_zombie(pid)):
+                continue
+            return False
+        return True
+
+    return wait_until(gone, timeout, 0.01)
+
+
 def wait_until(pred, timeout, interval=0.02):
     deadline = time.monotonic() + timeout
     while True:
@@ -112,6 +127,17 @@ def unique_instance():
 def shm_entries(instance):
     """Names in /dev/shm that belong to the instance."""
     return sorted(os.path.basename(p) for p in glob.glob("/dev/shm/shmpool.%s.*" % instance))
+
+
+def segment_inodes(instance):
+    """{name: inode} of the instance's entries in /dev/shm: tells a kept segment from a new one."""
+    out = {}
+    for name in shm_entries(instance):
+        try:
+            out[name] = os.stat("/dev/shm/" + name).st_ino
+        except FileNotFoundError:
+            pass
+    return out
 
 
 # --------------------------------------------------------------------------- replies

@@ -1,0 +1,341 @@
+// The `gaussian` kernel: scipy.ndimage.gaussian_filter (order 0) of every image of a K×H×W stack
+// (or of one H×W image), float64 or float32; ranges over images, and over row blocks when few.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "worker/kernels/blocks.h"
+#include "worker/kernels/builtin.h"
+#include "worker/kernels/dtype_dispatch.h"
+#include "worker/kernels/simd.h"
+#include "worker/kernels/validate.h"
+
+namespace shmpool {
+namespace {
+
+using kernels::DoubleVec;
+using nlohmann::json;
+
+constexpr double kMinSigma = 1e-15;        // scipy filters an axis only when its sigma exceeds this
+constexpr double kMaxRadius = 65536;       // int(truncate·sigma + 0.5) above this is refused
+constexpr uint64_t kMinBlockRows = 32;     // row blocks of an image (few images) are no shorter
+constexpr uint64_t kColumnChunk = 1024;    // axis 0 pass: 2r+1 input row slices of this width stay in L2
+
+// scipy.ndimage's boundary modes (NI_ExtendLine), with scipy's aliases for filters.
+enum class Extend { reflect, nearest, mirror, wrap, constant };
+struct ModeName {
+    std::string_view name;
+    Extend extend;
+};
+constexpr ModeName kModes[] = {{"reflect", Extend::reflect},      {"grid-mirror", Extend::reflect},
+                               {"nearest", Extend::nearest},      {"mirror", Extend::mirror},
+                               {"wrap", Extend::wrap},            {"grid-wrap", Extend::wrap},
+                               {"constant", Extend::constant},    {"grid-constant", Extend::constant}};
+
+struct GaussianSpec {
+    std::array<double, 2> sigma;   // axis 0 (rows of an image), axis 1 (columns)
+    std::array<Extend, 2> extend;
+    std::array<uint64_t, 2> radius;
+    double truncate, cval;
+};
+
+// A param given once for both axes or as a pair [axis 0, axis 1]; `one(name, value)` parses a value.
+template <class T, class Parse>
+std::array<T, 2> per_axis(const json& params, const std::string& name, T fallback, Parse one) {
+    if (!params.is_object() || !params.contains(name)) return {fallback, fallback};
+    const json& value = params.at(name);
+    if (!value.is_array()) return {one(name, value), one(name, value)};
+    if (value.size() != 2)
+        throw Error(ErrorCode::bad_param,
+                    "param '" + name + "' must be one value or a pair [axis 0, axis 1], got " + value.dump());
+    return {one(name + "[0]", value[0]), one(name + "[1]", value[1])};
+}
+
+Extend mode_value(const std::string& name, const json& value) {
+    std::string names;
+    for (const auto& mode : kModes) {
+        if (value.is_string() && value.get<std::string>() == mode.name) return mode.extend;
+        names += (names.empty() ? "" : ", ") + std::string(mode.name);
+    }
+    throw Error(ErrorCode::bad_param, "param '" + name + "' must be one of " + names + ", got " + value.dump());
+}
+
+// scipy's radius: int(truncate·sigma + 0.5), refused above kMaxRadius.
+uint64_t radius_of(double sigma, double truncate, int axis) {
+    double radius = truncate * sigma + 0.5;
+    if (!(radius <= kMaxRadius))
+        throw Error(ErrorCode::bad_param, "truncate·sigma gives axis " + std::to_string(axis) +
+                                              " a kernel radius of " + json(std::floor(radius)).dump() +
+                                              ", above the limit of " + json(kMaxRadius).dump());
+    return uint64_t(radius);
+}
+
+GaussianSpec parse_spec(const json& params) {
+    kernels::require_known_params(params, {"sigma", "truncate", "mode", "cval", "order"});
+    if (!params.is_object() || !params.contains("sigma"))
+        throw Error(ErrorCode::bad_param, "param 'sigma' is required (a number >= 0 or a pair [axis 0, axis 1])");
+    if (params.contains("order") && !(params["order"].is_number() && params["order"].get<double>() == 0.0))
+        throw Error(ErrorCode::bad_param,
+                    "param 'order' must be 0: derivatives of a Gaussian are not supported, got " +
+                        params["order"].dump());
+    GaussianSpec spec;
+    auto sigma_value = [](const std::string& name, const json& v) { return kernels::number_value(name, v, 0, 1e300); };
+    spec.sigma = per_axis<double>(params, "sigma", 0.0, sigma_value);
+    spec.extend = per_axis<Extend>(params, "mode", Extend::reflect, mode_value);
+    spec.truncate = kernels::param_number(params, "truncate", 4.0, 0, 1e300);
+    spec.cval = kernels::param_number(params, "cval", 0.0, -1e308, 1e308);
+    for (int axis : {0, 1}) spec.radius[axis] = radius_of(spec.sigma[axis], spec.truncate, axis);
+    return spec;
+}
+
+struct Images {
+    uint64_t count, height, width;
+};
+
+Images check_images(const ArrayMeta& meta) {
+    kernels::require_dtype_in("images", meta, {DType::float64, DType::float32});
+    kernels::require_ndim_in("images", meta, 2, 3);
+    const auto& d = meta.shape.dims;
+    return meta.shape.ndim == 2 ? Images{1, d[0], d[1]} : Images{d[0], d[1], d[2]};
+}
+
+kernels::BlockSplit row_blocks(const Images& images) {
+    return kernels::split_for_rows(images.count, images.height, kMinBlockRows);
+}
+
+// Which source index an extended index q (< 0 or >= len beyond the line) reads, as
+// NI_ExtendLine fills a line: -1 for cval. Wider than the line, the patterns repeat.
+int64_t source_index(int64_t q, int64_t len, Extend extend) {
+    auto wrap = [](int64_t a, int64_t period) { return ((a % period) + period) % period; };
+    switch (extend) {
+        case Extend::nearest: return std::clamp<int64_t>(q, 0, len - 1);
+        case Extend::wrap: return wrap(q, len);
+        case Extend::reflect: {  // d c b a | a b c d | d c b a
+            int64_t m = wrap(q, 2 * len);
+            return m < len ? m : 2 * len - 1 - m;
+        }
+        case Extend::mirror: {  // d c b | a b c d | c b a; one element: nearest
+            if (len == 1) return 0;
+            int64_t m = wrap(q, 2 * len - 2);
+            return m < len ? m : 2 * len - 2 - m;
+        }
+        case Extend::constant: return q >= 0 && q < len ? q : -1;
+    }
+    return -1;
+}
+
+// One axis' 1-D correlation: weights[t] for offsets ±t, and the source index of each extended
+// index e in [0, len + 2r) (e - r is the position on the line).
+struct AxisFilter {
+    bool active = false;
+    bool has_cval = false;  // some extended index reads cval
+    std::vector<double> weights;
+    std::vector<int64_t> source;
+
+    uint64_t radius() const { return weights.size() - 1; }
+};
+
+// scipy's _gaussian_kernel1d(sigma, 0, radius): exp(-0.5/sigma² · x²) over x in [-r, r], normalized.
+AxisFilter make_filter(double sigma, uint64_t radius, Extend extend, uint64_t len) {
+    AxisFilter f;
+    f.active = sigma > kMinSigma;
+    if (!f.active) return f;
+    f.weights.resize(radius + 1);
+    double scale = -0.5 / (sigma * sigma), sum = 0;
+    for (uint64_t t = radius + 1; t-- > 0;) {
+        f.weights[t] = std::exp(scale * double(t * t));
+        sum += t == 0 ? f.weights[t] : 2 * f.weights[t];
+    }
+    for (double& w : f.weights) w /= sum;
+    f.source.resize(len + 2 * radius);
+    for (uint64_t e = 0; e < f.source.size(); ++e)
+        f.source[e] = source_index(int64_t(e) - int64_t(radius), int64_t(len), extend);
+    f.has_cval = std::find(f.source.begin(), f.source.end(), -1) != f.source.end();
+    return f;
+}
+
+// Element loads and stores through double, on a double or a DoubleVec (float rounds on store).
+template <class T>
+double load_as(double, const T* from) { return double(*from); }
+template <class T>
+DoubleVec load_as(const DoubleVec&, const T* from) { return DoubleVec(from, kernels::stdx::element_aligned); }
+template <class T>
+void store_as(double value, T* to) { *to = T(value); }
+template <class T>
+void store_as(const DoubleVec& value, T* to) { value.copy_to(to, kernels::stdx::element_aligned); }
+
+// G vectors of outputs at positions at[0..G) (see correlate), their sums interleaved so that
+// G dependency chains run at once; value(k, j, zero) is tap k at position j.
+template <int G, class Value, class Dst>
+void correlate_vectors(const std::array<uint64_t, G>& at, Value& value, const std::vector<double>& w, Dst* dst) {
+    std::array<DoubleVec, G> acc;
+    for (int g = 0; g < G; ++g) acc[g] = value(0, at[g], DoubleVec(0.0)) * w[0];
+    for (int64_t t = int64_t(w.size()) - 1; t >= 1; --t)
+        for (int g = 0; g < G; ++g)
+            acc[g] += (value(-t, at[g], DoubleVec(0.0)) + value(t, at[g], DoubleVec(0.0))) * w[t];
+    for (int g = 0; g < G; ++g) store_as(acc[g], dst + at[g]);
+}
+
+// dst[j] = Σ_{k=-r..r} w[|k|]·taps[r+k][offset+j] for j in [0, count), in double, summed in
+// NI_Correlate1D's symmetric order (the centre, then tap pairs from the outermost in).
+// With kCval, a null tap reads cval (constant mode); without, no tap is null. Vectors of L
+// outputs start at 0, L, 2L, ... and the last one ends at count (overlapping the one before),
+// four at a time; a line shorter than L goes element by element.
+template <bool kCval, class Src, class Dst>
+void correlate(const Src* const* taps, uint64_t offset, uint64_t count, const std::vector<double>& w, double cval,
+               Dst* dst) {
+    constexpr uint64_t kLanes = DoubleVec::size();
+    const int64_t r = int64_t(w.size()) - 1;
+    auto value = [&](int64_t k, uint64_t j, auto zero) {
+        const Src* p = taps[r + k];
+        if constexpr (kCval) return p ? load_as(zero, p + offset + j) : zero + cval;
+        else return load_as(zero, p + offset + j);
+    };
+    if (count < kLanes) {
+        for (uint64_t j = 0; j < count; ++j) {
+            double acc = value(0, j, 0.0) * w[0];
+            for (int64_t t = r; t >= 1; --t) acc += (value(-t, j, 0.0) + value(t, j, 0.0)) * w[t];
+            store_as(acc, dst + j);
+        }
+        return;
+    }
+    uint64_t vectors = (count + kLanes - 1) / kLanes, last = count - kLanes;
+    auto at = [&](uint64_t v) { return std::min(v * kLanes, last); };
+    for (uint64_t v = 0; v < vectors; v += 4) {
+        switch (std::min<uint64_t>(4, vectors - v)) {
+            case 4: correlate_vectors<4>({at(v), at(v + 1), at(v + 2), at(v + 3)}, value, w, dst); break;
+            case 3: correlate_vectors<3>({at(v), at(v + 1), at(v + 2)}, value, w, dst); break;
+            case 2: correlate_vectors<2>({at(v), at(v + 1)}, value, w, dst); break;
+            default: correlate_vectors<1>({at(v)}, value, w, dst);
+        }
+    }
+}
+
+template <class T>
+class GaussianRun : public KernelRun {
+public:
+    GaussianRun(const T* in, T* out, Images images, const GaussianSpec& spec)
+        : in_(in), out_(out), images_(images), blocks_(row_blocks(images)), cval_(spec.cval),
+          axis0_(make_filter(spec.sigma[0], spec.radius[0], spec.extend[0], images.height)),
+          axis1_(make_filter(spec.sigma[1], spec.radius[1], spec.extend[1], images.width)) {
+        if (axis0_.active) row_taps_.resize(axis0_.source.size());
+        if (axis1_.active) {
+            line_.resize(axis1_.source.size());
+            for (uint64_t k = 0; k <= 2 * axis1_.radius(); ++k) line_taps_.push_back(line_.data() + k);
+        }
+    }
+
+    void run(uint64_t begin, uint64_t end) override {
+        kernels::require_range(begin, end, images_.count * blocks_.count);
+        for (uint64_t index = begin; index < end; ++index) {
+            uint64_t image = index / blocks_.count, block = index % blocks_.count;
+            filter_rows(image, blocks_.begin(block), blocks_.end(block));
+        }
+    }
+
+private:
+    // Rows [first, last) of one image: along axis 0 from the input, rounded to T in the
+    // output (scipy's output array), then along axis 1 in place, as gaussian_filter does.
+    void filter_rows(uint64_t image, uint64_t first, uint64_t last) {
+        uint64_t width = images_.width, size = images_.height * width;
+        const T* src = in_ + image * size;
+        T* dst = out_ + image * size;
+        if (axis0_.active) {
+            filter_axis0(src, dst, first, last);
+            src = dst;
+        }
+        for (uint64_t i = first; i < last; ++i) {
+            if (axis1_.active) filter_axis1(src + i * width, dst + i * width);
+            else if (!axis0_.active) std::copy(src + i * width, src + (i + 1) * width, dst + i * width);
+        }
+    }
+
+    // Each output row is a weighted sum of 2r+1 (extended) input rows, in column chunks.
+    void filter_axis0(const T* image, T* dst, uint64_t first, uint64_t last) {
+        uint64_t width = images_.width;
+        for (uint64_t e = 0; e < row_taps_.size(); ++e)
+            row_taps_[e] = axis0_.source[e] < 0 ? nullptr : image + uint64_t(axis0_.source[e]) * width;
+        for (uint64_t j0 = 0; j0 < width; j0 += kColumnChunk) {
+            uint64_t cols = std::min(kColumnChunk, width - j0);
+            for (uint64_t i = first; i < last; ++i) {
+                T* out = dst + i * width + j0;
+                if (axis0_.has_cval) correlate<true>(row_taps_.data() + i, j0, cols, axis0_.weights, cval_, out);
+                else correlate<false>(row_taps_.data() + i, j0, cols, axis0_.weights, cval_, out);
+            }
+        }
+    }
+
+    // One row: extended into line_ (in double), correlated into dst (which may be the row).
+    void filter_axis1(const T* row, T* dst) {
+        uint64_t width = images_.width, r = axis1_.radius();
+        auto extended = [&](uint64_t e) { return axis1_.source[e] < 0 ? cval_ : double(row[axis1_.source[e]]); };
+        for (uint64_t e = 0; e < r; ++e) {
+            line_[e] = extended(e);
+            line_[r + width + e] = extended(r + width + e);
+        }
+        std::copy(row, row + width, line_.begin() + int64_t(r));
+        correlate<false>(line_taps_.data(), 0, width, axis1_.weights, cval_, dst);
+    }
+
+    const T* in_;
+    T* out_;
+    Images images_;
+    kernels::BlockSplit blocks_;
+    double cval_;
+    AxisFilter axis0_, axis1_;
+    std::vector<const T*> row_taps_;          // extended row e of the current image (null: cval)
+    std::vector<double> line_;                // one row extended by r each side
+    std::vector<const double*> line_taps_;    // line_ + k for k in [0, 2r]
+};
+
+class GaussianKernel : public Kernel {
+public:
+    std::string name() const override { return "gaussian"; }
+    std::vector<std::string> roles() const override { return {"images"}; }
+    nlohmann::json describe_params() const override {
+        return {{"sigma", "standard deviation (>= 0), or a pair [axis 0, axis 1]; required"},
+                {"truncate", "radius = int(truncate*sigma + 0.5) (default 4.0)"},
+                {"mode", "reflect (default), nearest, mirror, wrap or constant, or a pair"},
+                {"cval", "the value beyond the edges in constant mode (default 0.0)"},
+                {"order", "0 only (a plain smoothing)"}};
+    }
+    std::string description() const override {
+        return "scipy.ndimage.gaussian_filter of each image of images (K x H x W or H x W, float64 or float32); "
+               "output of the same shape and dtype";
+    }
+
+    Plan plan(const PlanInput& in) const override {
+        kernels::require_roles(in.inputs, roles());
+        parse_spec(in.params);
+        const ArrayMeta& meta = kernels::input_meta(in.inputs, "images");
+        Images images = check_images(meta);
+        return Plan{.output = meta, .rows = images.count * row_blocks(images).count};
+    }
+
+    std::unique_ptr<KernelRun> start(const RunContext& ctx) const override {
+        GaussianSpec spec = parse_spec(ctx.params);
+        const ArrayView& view = kernels::input_view(ctx, "images");
+        Images images = check_images(view.meta);
+        kernels::require_output(ctx, view.meta);
+        return kernels::visit_dtype(view.meta.dtype, [&](auto zero) -> std::unique_ptr<KernelRun> {
+            using T = decltype(zero);
+            if constexpr (std::is_floating_point_v<T>)
+                return std::make_unique<GaussianRun<T>>(view.as<T>(), ctx.output.out<T>(), images, spec);
+            else
+                throw KernelError("gaussian takes float64 or float32 images");
+        });
+    }
+};
+
+}  // namespace
+
+const Kernel& gaussian_kernel() {
+    static const GaussianKernel kernel;
+    return kernel;
+}
+
+}  // namespace shmpool
