@@ -159,9 +159,10 @@ void Scheduler::when_ended(Job& job, std::function<void(const Job&)> fn) {
 
 void Scheduler::start_waiting_jobs() {
     while (!waiting_.empty() && !free_job_slots_.empty()) {
-        Job& job = get(waiting_.front());
+        auto it = jobs_.find(waiting_.front());
         waiting_.pop_front();
-        if (job.ended_state()) continue;  // cancelled while it waited
+        if (it == jobs_.end() || it->second->ended_state()) continue;  // cancelled while it waited
+        Job& job = *it->second;
         job.slot = static_cast<int>(free_job_slots_.back());
         free_job_slots_.pop_back();
         publish(job);
@@ -263,13 +264,37 @@ void Scheduler::drain_slot(uint32_t slot) {
     while (control_->workers()[slot].done.pop(msg)) account(slot, msg);
 }
 
+// A completion must be for the range at the head of the slot's in-flight list (workers run
+// their ring in order). Anything else breaks the worker protocol: it is counted if it repeats
+// a range already accounted, logged otherwise, and never credited to another range.
+bool Scheduler::matches_head(uint32_t slot, const ctl::DoneMsg& msg) {
+    SlotState& st = slots_[slot];
+    if (!st.in_flight.empty()) {
+        const InFlight& f = st.in_flight.front();
+        const Job* job = find_job(f.job_id);
+        if (f.index == msg.index && job && job->slot == static_cast<int>(msg.job_slot) &&
+            control_->jobs[msg.job_slot].generation == msg.generation)
+            return true;
+    }
+    const ctl::JobDesc& d = control_->jobs[msg.job_slot % ctl::kMaxJobSlots];
+    Job* job = d.generation == msg.generation ? find_job(d.job_id) : nullptr;
+    if (job && !job->range_done.empty() && msg.index < job->n_ranges && job->range_done[msg.index]) {
+        job->duplicates += 1;
+        return false;
+    }
+    log_error("internal: worker slot " + std::to_string(slot) + " reported range " + std::to_string(msg.index) +
+              " it was not running; ignored");
+    return false;
+}
+
+Job* Scheduler::find_job(uint64_t id) const {
+    auto it = jobs_.find(id);
+    return it == jobs_.end() ? nullptr : it->second.get();
+}
+
 void Scheduler::account(uint32_t slot, const ctl::DoneMsg& msg) {
     SlotState& st = slots_[slot];
-    if (st.in_flight.empty() || st.in_flight.front().index != msg.index) {
-        log_error("internal: worker slot " + std::to_string(slot) + " reported range " + std::to_string(msg.index) +
-                  " out of order; ignored");
-        return;
-    }
+    if (!matches_head(slot, msg)) return;
     InFlight f = st.in_flight.front();
     st.in_flight.pop_front();
     st.ranges_done += 1;

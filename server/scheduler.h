@@ -81,6 +81,8 @@ private:
     void dispatch_one(uint32_t slot, Job& job);
     void ring_doorbell(uint32_t slot);
     void account(uint32_t slot, const ctl::DoneMsg& msg);
+    bool matches_head(uint32_t slot, const ctl::DoneMsg& msg);
+    Job* find_job(uint64_t id) const;
     void account_ok(Job& job, const ctl::DoneMsg& msg);
     void requeue_after_death(Job& job, uint64_t index, bool was_running, const std::string& how);
     void finish(Job& job, JobState state, std::optional<JobError> error = std::nullopt);
