@@ -28,6 +28,22 @@ def numpy_rbf(P):  # seed 002's spCalcDistance, for any d
     return L * L * L / 12 + L * L / 6
 
 
+def scipy_gaussian(images, sigma):  # seed 000's loop, one image at a time
+    from scipy.ndimage import gaussian_filter
+    return np.array([gaussian_filter(im, sigma=sigma) for im in images])
+
+
+def scipy_bilinear_exp_sum(Z, P):  # seed 003's BigData.do_single
+    from scipy.interpolate import RectBivariateSpline
+    n = Z.shape[1]
+    return sum(np.sum(np.exp(RectBivariateSpline(np.arange(n), np.arange(n), z, kx=1, ky=1).ev(P[:, 0], P[:, 1])))
+               for z in Z)
+
+
+def checksum(result):
+    return float(result) if np.ndim(result) == 0 else float(np.sum(result, dtype=np.float64))
+
+
 class Daemon:
     """One shmpoold on the default instance, driven through the shmpool CLI."""
 
@@ -59,19 +75,24 @@ class Daemon:
             self.fail(f"shmpool {' '.join(args)} failed: {r.stderr.strip()}")
         return json.loads(r.stdout)["result"]
 
-    def run(self, kernel, inputs, out):
-        args = ["run", kernel, "--out", out]
+    def run(self, kernel, inputs, params):
+        """Runs a job; returns its wall time and a checksum: the reduced value, or the output's sum."""
+        args = ["run", kernel]
         for role, name in inputs.items():
             args += ["--in", f"{role}={name}"]
+        for key, value in params.items():
+            args += ["--param", f"{key}={value}"]
         t0 = time.perf_counter()
         job = self.call(*args)
         wall = time.perf_counter() - t0
+        if job.get("value") is not None:
+            return wall, job["value"]
         o = job["output"]
         view = np.memmap("/dev/shm/" + o["segment"], dtype=o["dtype"], mode="r", shape=tuple(o["shape"]))
-        checksum = float(view.sum(dtype=np.float64))
+        total = checksum(view)
         del view
-        self.call("rm", out)
-        return wall, checksum
+        self.call("rm", o["name"])
+        return wall, total
 
     def stop(self):
         self.call("shutdown")
@@ -96,36 +117,43 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
-    n, d, N = (400, 64, 600) if a.quick else (4000, 64, 6000)
+    n, d, N, K, k, m = (400, 64, 600, 2000, 10, 20000) if a.quick else (4000, 64, 6000, 20000, 50, 200000)
+    sigma = 1.5 ** 0.5
     rng = np.random.default_rng(2017)
-    X, Y, P = rng.random((n, d)), rng.random((n, d)), rng.random((N, 3))
-    workloads = [
-        (f"euclidean {n}x{n}, d={d}", "euclidean", {"X": "X", "Y": "Y"}, lambda: numpy_euclidean(X, Y)),
-        (f"rbf N={N}", "rbf", {"points": "P"}, lambda: numpy_rbf(P)),
+    data = {"X": rng.random((n, d)), "Y": rng.random((n, d)), "P": rng.random((N, 3)),
+            "images": rng.random((K, 28, 28)), "Z": rng.random((k, k, k)), "Q": rng.uniform(0, k - 1, (m, 2))}
+    workloads = [  # title, kernel, inputs, params, reference in one process
+        (f"euclidean {n}x{n}, d={d}", "euclidean", {"X": "X", "Y": "Y"}, {},
+         lambda: numpy_euclidean(data["X"], data["Y"])),
+        (f"rbf N={N}", "rbf", {"points": "P"}, {}, lambda: numpy_rbf(data["P"])),
+        (f"gaussian {K}x28x28", "gaussian", {"images": "images"}, {"sigma": repr(sigma)},
+         lambda: scipy_gaussian(data["images"], sigma)),
+        (f"bilinear_exp_sum k=n={k}, m={m}", "bilinear_exp_sum", {"Z": "Z", "P": "Q"}, {},
+         lambda: scipy_bilinear_exp_sum(data["Z"], data["Q"])),
     ]
     ref = {}
-    for title, _, _, fn in workloads:
+    for title, _, _, _, fn in workloads:
         t, out = median_time(fn, a.repeat)
-        ref[title] = (t, float(out.sum(dtype=np.float64)))
+        ref[title] = (t, checksum(out))
         del out
 
     with tempfile.TemporaryDirectory() as tmp:
-        for name, arr in (("X", X), ("Y", Y), ("P", P)):
+        for name, arr in data.items():
             np.save(os.path.join(tmp, name + ".npy"), arr)
         results = {}
         for workers in (None, 1):  # None: the daemon's default, one per online CPU
             daemon = Daemon(a.build, workers)
-            for name in ("X", "Y", "P"):
+            for name in data:
                 daemon.call("put", os.path.join(tmp, name + ".npy"), "--name", name)
-            for title, kernel, inputs, _ in workloads:
-                t, checksum = median_time(lambda: daemon.run(kernel, inputs, "out"), a.repeat)
-                results[(title, daemon.workers)] = (t, checksum[1])
+            for title, kernel, inputs, params, _ in workloads:
+                t, result = median_time(lambda: daemon.run(kernel, inputs, params), a.repeat)
+                results[(title, daemon.workers)] = (t, result[1])
             daemon.stop()
     all_workers = max(w for (_, w) in results)
 
     cores = os.cpu_count()
-    print(f"\nshmpool demo on {cores} cores, medians of {a.repeat} runs (wall time, client to reply)\n")
-    head = (f"{'workload':<26}{'numpy 1 proc':>13}{'shmpool 1w':>12}{f'shmpool {all_workers}w':>12}"
+    print(f"\nshmpool demo on {cores} cores (NumPy/SciPy: one process, one BLAS thread), medians of {a.repeat} runs (wall time, client to reply)\n")
+    head = (f"{'workload':<34}{'NumPy/SciPy':>13}{'shmpool 1w':>12}{f'shmpool {all_workers}w':>12}"
             f"{'vs numpy':>10}{f'{all_workers}w vs 1w':>10}  checksum numpy / shmpool")
     print(head)
     print("-" * len(head))
@@ -136,7 +164,7 @@ def main():
         tn, cn = results[(title, all_workers)]
         agree = abs(c1 - c_np) <= 1e-9 * abs(c_np) and abs(cn - c_np) <= 1e-9 * abs(c_np)
         ok &= agree
-        print(f"{title:<26}{t_np:>12.3f}s{t1:>11.3f}s{tn:>11.3f}s{t_np / tn:>9.1f}x{t1 / tn:>9.2f}x  "
+        print(f"{title:<34}{t_np:>12.3f}s{t1:>11.3f}s{tn:>11.3f}s{t_np / tn:>9.1f}x{t1 / tn:>9.2f}x  "
               f"{c_np:.10e} / {cn:.10e} {'ok' if agree else 'MISMATCH'}")
     leftovers = [f for f in os.listdir("/dev/shm") if f.startswith("shmpool.default.")]
     print(f"\nafter stop: {len(leftovers)} segments of instance 'default' in /dev/shm")
