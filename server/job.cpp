@@ -2,6 +2,8 @@
 // One function writes every job reply, so status, wait and submit always agree.
 #include "server/job.h"
 
+#include <cmath>
+
 namespace shmpool {
 
 std::string_view job_state_name(JobState s) {
@@ -17,6 +19,13 @@ std::string_view job_state_name(JobState s) {
 }
 
 namespace {
+
+// JSON has no NaN or infinity: those are sent as the strings "nan", "inf", "-inf".
+nlohmann::json json_number(double v) {
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    return v;
+}
 
 double seconds_between(Job::Clock::time_point a, Job::Clock::time_point b) {
     return std::chrono::duration<double>(b - a).count();
@@ -45,7 +54,7 @@ nlohmann::json Job::describe() const {
     };
     if (reduce != ReduceOp::none) {
         j["reduce"] = reduce_op_name(reduce);
-        j["value"] = reduced ? nlohmann::json(reduced->value) : nlohmann::json(nullptr);
+        j["value"] = reduced ? json_number(reduced->value) : nlohmann::json(nullptr);
         if (reduced && reduce != ReduceOp::sum && reduce != ReduceOp::mean) j["index"] = reduced->index;
     }
     if (error) j["error"] = {{"code", error_code_name(error->code)}, {"message", error->message}};

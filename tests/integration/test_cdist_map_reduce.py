@@ -262,15 +262,16 @@ def test_reduce_bad_params(daemon, workdir):
     assert reply["ok"] is False and reply["error"]["code"] == "bad_request", reply
 
 
-@pytest.mark.xfail(strict=True, reason="server/job.cpp writes a non-finite value as null (nlohmann's dump of inf "
-                                       "and NaN); combine_partials itself gives inf since 20820d2")
-def test_reduce_sum_with_inf_is_inf(daemon, workdir):
+def test_reduce_non_finite_values_are_named(daemon, workdir):
     x = np.ones(100)
     x[37] = np.inf
     c = daemon.conn()
     h.put_file(c, workdir, "x", x)
-    job = h.run_job(c, "reduce", {"x": "x"}, {"op": "sum"}, chunk=10)
-    assert job["value"] is not None and job["value"] == math.inf, job
+    assert h.run_job(c, "reduce", {"x": "x"}, {"op": "sum"}, chunk=10)["value"] == "inf"
+    x[60] = -np.inf  # inf + -inf
+    h.put_file(c, workdir, "y", x)
+    assert h.run_job(c, "reduce", {"x": "y"}, {"op": "sum"}, chunk=10)["value"] == "nan"
+    assert h.run_job(c, "reduce", {"x": "y"}, {"op": "min"}, chunk=10)["value"] == "-inf"
 
 
 def sum_input():
