@@ -209,6 +209,7 @@ uint32_t Scheduler::depth_for(const Job& job) const {
 }
 
 void Scheduler::pump() {
+    prune_finished();  // here, never inside account/finish, which still hold a Job&
     start_waiting_jobs();
     std::vector<bool> touched(slots_.size(), false);
     for (bool progress = true; progress;) {
@@ -419,7 +420,6 @@ void Scheduler::release_slot_if_idle(Job& job) {
     if (job.slot < 0 || job.in_flight > 0 || !job.ended_state()) return;
     free_job_slots_.push_back(static_cast<uint32_t>(job.slot));
     job.slot = -1;
-    prune_finished();
 }
 
 void Scheduler::prune_finished() {

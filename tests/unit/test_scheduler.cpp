@@ -339,9 +339,9 @@ TEST_CASE("a duplicate completion never counts a range twice", "[scheduler]") {
     CHECK(job.ranges_done == job.n_ranges);
 }
 
-// Known bug (see report): account() drops any completion that does not match the head of the
-// slot's in-flight list as "out of order", so Job::duplicates is never incremented.
-TEST_CASE("a duplicate completion is counted in duplicates, not in ranges_done", "[scheduler][bug][!mayfail]") {
+// Regression: account() once dropped every completion not at the head of the slot's in-flight
+// list as "out of order", so Job::duplicates was never incremented.
+TEST_CASE("a duplicate completion is counted in duplicates, not in ranges_done", "[scheduler]") {
     Harness h({.workers = 1});
     Job& job = h.submit_noop(4, 1);
     auto held = h.pop_all(0);
@@ -356,11 +356,10 @@ TEST_CASE("a duplicate completion is counted in duplicates, not in ranges_done",
     CHECK(job.ranges_done == job.n_ranges);
 }
 
-// Known bug (see report): account() matches a completion to the slot's in-flight list by range
-// index only, ignoring job_slot and generation, so a duplicate of job A's range 0 is taken as
-// job B's range 0 and B ends done with a range that never ran.
-TEST_CASE("a duplicate completion of one job is not credited to another job's range",
-          "[scheduler][bug][!mayfail]") {
+// Regression: account() once matched a completion by range index only, ignoring job_slot and
+// generation, so a duplicate of job A's range 0 was taken as job B's range 0 and B ended done
+// with a range that never ran.
+TEST_CASE("a duplicate completion of one job is not credited to another job's range", "[scheduler]") {
     Harness h({.workers = 1});
     Job& a = h.submit_noop(1, 1);
     Job& b = h.submit_noop(1, 1);
@@ -674,12 +673,11 @@ TEST_CASE("jobs beyond kMaxJobSlots wait queued until a slot frees, oldest first
     CHECK(h.scheduler->idle());
 }
 
-// Known bug (see report): a job cancelled while it waits for a descriptor slot stays in
-// waiting_; if enough jobs finish before a slot frees, prune_finished() erases it, and the
-// next start_waiting_jobs() calls get() on the erased id and throws unknown_job out of
-// drain_completions() -- every later pump() throws the same, so no queued job ever starts.
-TEST_CASE("a cancelled queued job pruned from the history does not wedge the queue",
-          "[scheduler][bug][!mayfail]") {
+// Regression: a job cancelled while it waits for a descriptor slot stays in waiting_; when
+// enough jobs finish before a slot frees, prune_finished() erases it, and start_waiting_jobs()
+// once called get() on the erased id: unknown_job thrown out of drain_completions(), and out of
+// every later pump(), so no queued job ever started again.
+TEST_CASE("a cancelled queued job pruned from the history does not wedge the queue", "[scheduler]") {
     Harness h({.workers = 1});  // default limits: 10000 finished jobs kept
     SchedulerLimits defaults;
     for (uint32_t i = 0; i < ctl::kMaxJobSlots; ++i) h.submit_noop(1, 1);
