@@ -2,7 +2,7 @@
 """The README's main job: start shmpoold with its defaults, run the seed workloads through it
 with all workers and with one, and print checksums and speed-ups beside NumPy in one process.
 
-Usage: scripts/demo.py [--build DIR] [--quick] [--repeat N]
+Usage: scripts/demo.py [--build DIR] [--quick] [--repeat N] [--seeds]
 """
 import argparse
 import json
@@ -116,26 +116,34 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seeds", action="store_true", help="also time the seeds' multiprocessing code (2 processes)")
     a = ap.parse_args()
     n, d, N, K, k, m = (400, 64, 600, 2000, 10, 20000) if a.quick else (4000, 64, 6000, 20000, 50, 200000)
     sigma = 1.5 ** 0.5
     rng = np.random.default_rng(2017)
     data = {"X": rng.random((n, d)), "Y": rng.random((n, d)), "P": rng.random((N, 3)),
             "images": rng.random((K, 28, 28)), "Z": rng.random((k, k, k)), "Q": rng.uniform(0, k - 1, (m, 2))}
-    workloads = [  # title, kernel, inputs, params, reference in one process
+    import seed_baselines as sb
+    workloads = [  # title, kernel, inputs, params, reference in one process, the seed's multiprocessing code
         (f"euclidean {n}x{n}, d={d}", "euclidean", {"X": "X", "Y": "Y"}, {},
-         lambda: numpy_euclidean(data["X"], data["Y"])),
-        (f"rbf N={N}", "rbf", {"points": "P"}, {}, lambda: numpy_rbf(data["P"])),
+         lambda: numpy_euclidean(data["X"], data["Y"]),
+         lambda: sb.rawarray_queue(sb.euclidean_rows, (data["X"], data["Y"]), (n, n))),
+        (f"rbf N={N}", "rbf", {"points": "P"}, {}, lambda: numpy_rbf(data["P"]),
+         lambda: sb.rawarray_queue(sb.rbf_rows, (data["P"],), (N, N))),
         (f"gaussian {K}x28x28", "gaussian", {"images": "images"}, {"sigma": repr(sigma)},
-         lambda: scipy_gaussian(data["images"], sigma)),
+         lambda: scipy_gaussian(data["images"], sigma), lambda: sb.pool_map_gaussian(data["images"])),
         (f"bilinear_exp_sum k=n={k}, m={m}", "bilinear_exp_sum", {"Z": "Z", "P": "Q"}, {},
-         lambda: scipy_bilinear_exp_sum(data["Z"], data["Q"])),
+         lambda: scipy_bilinear_exp_sum(data["Z"], data["Q"]), lambda: sb.bigdata_fixed(data["Z"], data["Q"])),
     ]
-    ref = {}
-    for title, _, _, _, fn in workloads:
+    ref, seeds = {}, {}
+    for title, _, _, _, fn, seed_fn in workloads:
         t, out = median_time(fn, a.repeat)
         ref[title] = (t, checksum(out))
         del out
+        if a.seeds:
+            t, out = median_time(seed_fn, a.repeat)
+            seeds[title] = (t, checksum(out))
+            del out
 
     with tempfile.TemporaryDirectory() as tmp:
         for name, arr in data.items():
@@ -145,7 +153,7 @@ def main():
             daemon = Daemon(a.build, workers)
             for name in data:
                 daemon.call("put", os.path.join(tmp, name + ".npy"), "--name", name)
-            for title, kernel, inputs, params, _ in workloads:
+            for title, kernel, inputs, params, *_ in workloads:
                 t, result = median_time(lambda: daemon.run(kernel, inputs, params), a.repeat)
                 results[(title, daemon.workers)] = (t, result[1])
             daemon.stop()
@@ -166,6 +174,12 @@ def main():
         ok &= agree
         print(f"{title:<34}{t_np:>12.3f}s{t1:>11.3f}s{tn:>11.3f}s{t_np / tn:>9.1f}x{t1 / tn:>9.2f}x  "
               f"{c_np:.10e} / {cn:.10e} {'ok' if agree else 'MISMATCH'}")
+        if title in seeds:
+            t_s, c_s = seeds[title]
+            agree = abs(c_s - c_np) <= 1e-9 * abs(c_np)
+            ok &= agree
+            print(f"{'  the seed, multiprocessing 2 procs':<34}{t_s:>12.3f}s{'':>22}{t_s / tn:>9.1f}x slower than shmpool "
+                  f"{all_workers}w  {c_s:.10e} {'ok' if agree else 'MISMATCH'}")
     leftovers = [f for f in os.listdir("/dev/shm") if f.startswith("shmpool.default.")]
     print(f"\nafter stop: {len(leftovers)} segments of instance 'default' in /dev/shm")
     if not ok or leftovers:
