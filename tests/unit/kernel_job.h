@@ -87,6 +87,14 @@ public:
         return partials;
     }
 
+    // Runs every range of `chunk` rows in a shuffled order with run() (no partials); returns the output.
+    template <class T>
+    std::vector<T> run_each(uint64_t chunk, unsigned seed = 1) {
+        auto run = start();
+        for (auto [begin, end] : shuffled_ranges(plan_.rows, chunk, seed)) run->run(begin, end);
+        return output_as<T>();
+    }
+
     Reduced reduce_all(uint64_t chunk, unsigned seed = 1) { return combine_partials(plan_.reduce, run_all(chunk, seed)); }
 
     template <class T>

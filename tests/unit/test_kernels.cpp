@@ -18,82 +18,13 @@
 #include "common/error.h"
 #include "worker/kernel.h"
 
+#include "kernel_job.h"
+
 namespace {
 
 using namespace shmpool;
 using nlohmann::json;
-using Range = std::pair<uint64_t, uint64_t>;
-
-constexpr double kUnwritten = std::numeric_limits<double>::quiet_NaN();
-
-ArrayMeta meta_of(std::vector<uint64_t> dims, DType dtype = DType::float64) {
-    ArrayMeta meta;
-    meta.dtype = dtype;
-    meta.shape.ndim = int(dims.size());
-    std::copy(dims.begin(), dims.end(), meta.shape.dims.begin());
-    return meta;
-}
-
-// A rows×cols matrix of uniform values in [offset - scale, offset + scale).
-std::vector<double> random_matrix(uint64_t rows, uint64_t cols, unsigned seed, double scale = 1.0,
-                                  double offset = 0.0) {
-    std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<double> uniform(offset - scale, offset + scale);
-    std::vector<double> values(rows * cols);
-    for (auto& v : values) v = uniform(rng);
-    return values;
-}
-
-// [0, rows) in ranges of `chunk` (the last one ragged), in a shuffled order.
-std::vector<Range> shuffled_ranges(uint64_t rows, uint64_t chunk, unsigned seed) {
-    std::vector<Range> ranges;
-    for (uint64_t begin = 0; begin < rows; begin += chunk) ranges.emplace_back(begin, std::min(rows, begin + chunk));
-    std::shuffle(ranges.begin(), ranges.end(), std::mt19937(seed));
-    return ranges;
-}
-
-struct Input {
-    ArrayMeta meta;
-    const double* data;
-};
-
-// A job run in-process the way a worker runs it: plan, start, then run() per range.
-class Job {
-public:
-    Job(const std::string& kernel, std::map<std::string, Input> inputs, json params = json::object())
-        : kernel_(*find_kernel(kernel)), inputs_(std::move(inputs)), params_(std::move(params)) {
-        for (const auto& [role, input] : inputs_) metas_[role] = input.meta;
-        plan_ = kernel_.plan(PlanInput{params_, metas_});
-        if (plan_.output) output_.assign(plan_.output->shape.elems(), kUnwritten);
-    }
-
-    std::unique_ptr<KernelRun> start() { return kernel_.start(context()); }
-
-    RunContext context() {
-        RunContext ctx{params_, {}, {}};
-        for (const auto& [role, input] : inputs_) ctx.inputs[role] = ArrayView{input.meta, input.data, nullptr};
-        if (plan_.output) ctx.output = ArrayView{*plan_.output, output_.data(), output_.data()};
-        return ctx;
-    }
-
-    // Runs every range of `chunk` rows, shuffled; returns the output.
-    const std::vector<double>& run_all(uint64_t chunk, unsigned seed = 1) {
-        auto run = start();
-        for (auto [begin, end] : shuffled_ranges(plan_.rows, chunk, seed)) run->run(begin, end);
-        return output_;
-    }
-
-    const Plan& plan() const { return plan_; }
-    std::vector<double>& output() { return output_; }
-
-private:
-    const Kernel& kernel_;
-    std::map<std::string, Input> inputs_;
-    json params_;
-    std::map<std::string, ArrayMeta> metas_;
-    Plan plan_;
-    std::vector<double> output_;
-};
+using namespace kernel_test;
 
 // Every element within `rel_tol` of the reference (relative; a zero reference needs an exact 0).
 void require_close(const std::vector<double>& got, const std::vector<double>& want, double rel_tol) {
@@ -147,7 +78,7 @@ void check_euclidean(const std::vector<double>& x, const std::vector<double>& y,
         Job job("euclidean", {{"X", {meta_of({n, d}), x.data()}}, {"Y", {meta_of({m, d}), y.data()}}});
         REQUIRE(job.plan().rows == n);
         REQUIRE(job.plan().output->shape == meta_of({n, m}).shape);
-        require_close(job.run_all(chunk, unsigned(chunk)), want, 1e-9);
+        require_close(job.run_each<double>(chunk, unsigned(chunk)), want, 1e-9);
     }
 }
 
@@ -158,22 +89,8 @@ void check_rbf(const std::vector<double>& points, uint64_t d, std::vector<uint64
         INFO("points " << n << "x" << d << ", chunk " << chunk);
         Job job("rbf", {{"points", {meta_of({n, d}), points.data()}}});
         REQUIRE(job.plan().rows == n);
-        require_close(job.run_all(chunk, unsigned(chunk)), want, 1e-12);
+        require_close(job.run_each<double>(chunk, unsigned(chunk)), want, 1e-12);
     }
-}
-
-// The code of the Error that plan() throws; fails the test if it throws none.
-ErrorCode plan_error(const std::string& kernel, const json& params, const std::map<std::string, ArrayMeta>& inputs,
-                     const std::string& message_part = "") {
-    try {
-        find_kernel(kernel)->plan(PlanInput{params, inputs});
-    } catch (const Error& e) {
-        INFO("message: " << e.what());
-        CHECK_THAT(e.what(), Catch::Contains(message_part));
-        return e.code();
-    }
-    FAIL("plan() accepted the job");
-    return ErrorCode::internal;
 }
 
 std::map<std::string, ArrayMeta> xy_metas(ArrayMeta x, ArrayMeta y) { return {{"X", x}, {"Y", y}}; }
@@ -244,10 +161,11 @@ TEST_CASE("euclidean run writes only the rows of its range", "[kernels][euclidea
         auto x = random_matrix(n, d, 50), y = random_matrix(m, d, 51);
         Job job("euclidean", {{"X", {meta_of({n, d}), x.data()}}, {"Y", {meta_of({m, d}), y.data()}}});
         job.start()->run(10, 17);
+        auto output = job.output_as<double>();
         for (uint64_t e = 0; e < n * m; ++e) {
             bool in_range = e >= 10 * m && e < 17 * m;
             INFO("d " << d << ", element " << e);
-            REQUIRE(std::isnan(job.output()[e]) == !in_range);
+            REQUIRE(std::isnan(output[e]) == !in_range);
         }
         CHECK_THROWS_AS(job.start()->run(0, n + 1), KernelError);
         CHECK_THROWS_AS(job.start()->run(5, 4), KernelError);
@@ -272,7 +190,8 @@ TEST_CASE("rbf run writes only the rows of its range", "[kernels][rbf]") {
     auto points = random_matrix(n, 3, 70);
     Job job("rbf", {{"points", {meta_of({n, 3}), points.data()}}});
     job.start()->run(29, 30);
-    for (uint64_t e = 0; e < n * n; ++e) REQUIRE(std::isnan(job.output()[e]) == (e < 29 * n));
+    auto output = job.output_as<double>();
+    for (uint64_t e = 0; e < n * n; ++e) REQUIRE(std::isnan(output[e]) == (e < 29 * n));
     CHECK_THROWS_AS(job.start()->run(0, 31), KernelError);
 }
 

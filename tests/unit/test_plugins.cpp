@@ -18,10 +18,13 @@
 #include "worker/plugin_kernel.h"
 #include "worker/plugin_loader.h"
 
+#include "kernel_job.h"
+
 namespace {
 
 using namespace shmpool;
 using nlohmann::json;
+using kernel_test::meta_of;
 
 struct Loaded {
     PluginLoadReport example, tests;
@@ -46,14 +49,6 @@ size_t lines_with(const std::vector<std::string>& lines, std::initializer_list<s
     return std::count_if(lines.begin(), lines.end(), [&](const std::string& line) {
         return std::all_of(parts.begin(), parts.end(), [&](const std::string& p) { return line.find(p) != line.npos; });
     });
-}
-
-ArrayMeta meta_of(std::vector<uint64_t> dims, DType dtype = DType::float64) {
-    ArrayMeta meta;
-    meta.dtype = dtype;
-    meta.shape.ndim = int(dims.size());
-    std::copy(dims.begin(), dims.end(), meta.shape.dims.begin());
-    return meta;
 }
 
 std::vector<double> random_values(size_t n, unsigned seed) {
