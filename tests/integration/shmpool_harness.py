@@ -31,6 +31,9 @@ REPLY_TIMEOUT = 60.0  # s for a reply to an ordinary request
 JOB_TIMEOUT = 300.0  # s for a job to end (job.wait, submit with wait)
 DEATH_GRACE = 2.0  # s for workers to die after their daemon was SIGKILLed
 
+# Set by scripts/test.sh for the ASan+UBSan build: what ASan changes (RSS, RLIMIT_DATA) is judged accordingly.
+SANITIZED = os.environ.get("SHMPOOL_SANITIZED") == "1"
+
 DTYPES = ("float64", "float32", "int64", "int32", "uint8")
 
 

@@ -21,12 +21,17 @@ class WorkerKiller:
     Only a pid that is alive and not a zombie right before the kill counts as a kill; nobody
     else kills workers, so each counted kill is exactly one worker death. A worker whose current
     range was already hit once is spared, so no range comes near the daemon's poison-range limit
-    (that limit has its own test)."""
+    (that limit has its own test). With serving_only, only a worker that has completed a range
+    since the killer first saw its pid is a target: a storm faster than a worker starts (ASan
+    builds start slowly) would otherwise kill every replacement before it serves, which the
+    daemon rightly answers with its crash-loop backoff, and no job could progress."""
 
-    def __init__(self, daemon, min_kills=MIN_KILLS, prefer_busy=False, seed=1):
+    def __init__(self, daemon, min_kills=MIN_KILLS, prefer_busy=False, seed=1, serving_only=False):
         self.daemon = daemon
         self.min_kills = min_kills
         self.prefer_busy = prefer_busy
+        self.serving_only = serving_only
+        self.first_done = {}  # pid -> its slot's ranges_done when first seen
         self.rand = random.Random(seed)
         self.kills = 0
         self.busy_kills = 0
@@ -48,7 +53,7 @@ class WorkerKiller:
             with h.Conn(self.daemon.socket_path, timeout=30, observer=self.daemon._observe) as c:
                 while not self.stop.is_set() and self.kills < self.min_kills:
                     ws = [w for w in c.ok("workers")["workers"]
-                          if w.get("pid") and self._range(w) not in self.hit_ranges]
+                          if w.get("pid") and self._range(w) not in self.hit_ranges and self._serving(w)]
                     busy = [w for w in ws if w["state"] == "busy"]
                     pool = busy if (self.prefer_busy and busy) else ws
                     if pool:
@@ -64,6 +69,10 @@ class WorkerKiller:
                     time.sleep(self.rand.uniform(0.020, 0.050))
         except BaseException as e:  # reported by finish()
             self.error = e
+
+    def _serving(self, w):
+        first = self.first_done.setdefault(w["pid"], w["ranges_done"])
+        return not self.serving_only or w["ranges_done"] > first
 
     @staticmethod
     def _range(w):
@@ -384,8 +393,10 @@ def test_second_daemon_same_instance_refused(daemon_factory, workdir, same_socke
         assert not os.path.lexists(d2.socket_path), "the refused daemon left its socket file"
 
 
-FAULT_ARGS = ["--enable-test-kernels", "--max-attempts", "3", "--cancel-grace", "0.5",
-              "--worker-memory-limit", str(512 << 20)]
+# RLIMIT_DATA counts ASan's shadow and allocator reservations: under ASan a worker with a
+# 512 MiB limit cannot even start, so the limit (and the test of hitting it) is left out there.
+FAULT_ARGS = ["--enable-test-kernels", "--max-attempts", "3", "--cancel-grace", "0.5"] + (
+    [] if h.SANITIZED else ["--worker-memory-limit", str(512 << 20)])
 
 
 @pytest.mark.time_limit(120)
@@ -397,6 +408,8 @@ FAULT_ARGS = ["--enable-test-kernels", "--max-attempts", "3", "--cancel-grace", 
 def test_poison_range_kinds(daemon, mode, code, deaths):
     """A range that crashes its worker (every way), fails, or outgrows the worker memory limit
     fails its job with a clear error; the rest of the daemon is untouched."""
+    if mode == "alloc" and h.SANITIZED:
+        pytest.skip("no worker memory limit under ASan (see FAULT_ARGS)")
     c = daemon.conn()
     params = {"rows": 40, "at": 17, "mode": mode}
     if mode == "alloc":

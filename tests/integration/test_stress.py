@@ -37,7 +37,7 @@ class _StormPace(random.Random):
 
 
 def storm_killer(daemon, seed):
-    killer = WorkerKiller(daemon, min_kills=10 ** 9, prefer_busy=True, seed=seed)
+    killer = WorkerKiller(daemon, min_kills=10 ** 9, prefer_busy=True, seed=seed, serving_only=True)
     killer.rand = _StormPace(seed)
     return killer.start()
 
