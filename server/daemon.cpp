@@ -147,9 +147,13 @@ void Daemon::watch_signals() {
     signals_.add(SIGINT);
     signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
         if (ec) return;
-        if (sig == SIGCHLD)
+        if (sig == SIGCHLD) {
             pool_->reap();
-        else
+            // A worker killed between taking the wake-up token (daemon_sleeping 1 -> 0) and
+            // writing the eventfd took the token with it: no other worker would ever ring
+            // again. Recover deliberately: drain and hand out a fresh token.
+            on_completions();
+        } else
             begin_shutdown(std::string("received ") + strsignal(sig));
         watch_signals();
     });
