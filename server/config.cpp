@@ -2,6 +2,8 @@
 // file (flags override the file), and errors that name the file's line or the flag.
 #include "server/config.h"
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -188,7 +190,8 @@ std::string read_file(const std::string& path) {
 // Strips the leading dashes Boost puts on an option's name in its errors.
 std::string key_of(const po::error_with_option_name& e) {
     std::string name = e.get_option_name();
-    return name.substr(name.find_first_not_of('-') == std::string::npos ? 0 : name.find_first_not_of('-'));
+    size_t start = name.find_first_not_of('-');
+    return start == std::string::npos ? name : name.substr(start);
 }
 
 void refuse_signs(const po::parsed_options& parsed, const SettingsTable& table,
