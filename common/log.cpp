@@ -13,6 +13,8 @@ namespace {
 
 LogLevel g_min_level = LogLevel::info;
 
+}  // namespace
+
 const char* level_name(LogLevel l) {
     switch (l) {
         case LogLevel::debug: return "debug";
@@ -23,7 +25,11 @@ const char* level_name(LogLevel l) {
     return "?";
 }
 
-}  // namespace
+std::optional<LogLevel> parse_log_level(std::string_view name) {
+    for (LogLevel l : {LogLevel::debug, LogLevel::info, LogLevel::warn, LogLevel::error})
+        if (name == level_name(l)) return l;
+    return std::nullopt;
+}
 
 void set_log_level(LogLevel min_level) { g_min_level = min_level; }
 

@@ -10,6 +10,8 @@ PACKAGES=(
   nlohmann-json3-dev                 # the JSON protocol
   catch2                             # unit tests
   libopenblas-serial-dev             # dense kernels: single-threaded BLAS, one per worker
+  libsystemd-dev                     # sd_notify (Type=notify) and socket activation
+  systemd                            # tests: systemd-analyze verify, systemd-socket-activate
   python3 python3-numpy python3-scipy python3-pytest   # integration tests' references and runner
   procps                             # ps/pgrep for leak checks
 )

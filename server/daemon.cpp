@@ -81,6 +81,7 @@ int Daemon::run(const std::function<void()>& ready) {
     pool_->set_memory_limit(opts_.worker_memory_limit);
     store_->set_quota(opts_.max_shm_bytes);
     router_ = std::make_unique<Router>(*this);
+    notifier_ = std::make_unique<ServiceNotifier>(io_, [this] { return service_status(); });
     signal(SIGPIPE, SIG_IGN);
     watch_signals();  // before the first fork, so no SIGCHLD is missed
     if (!opts_.kernel_dir.empty()) load_kernel_plugins(opts_.kernel_dir);  // workers inherit the kernels
@@ -89,6 +90,7 @@ int Daemon::run(const std::function<void()>& ready) {
     listen();
     log_info("serving instance '" + opts_.instance + "' on " + opts_.socket + " with " +
              std::to_string(opts_.workers) + " workers");
+    notifier_->ready();
     ready();
     io_.run();
     finish();
@@ -103,6 +105,7 @@ void Daemon::create_control_segment() {
 }
 
 void Daemon::listen() {
+    if (adopt_activated_socket()) return;
     std::filesystem::path dir = std::filesystem::path(opts_.socket).parent_path();
     if (!dir.empty() && !std::filesystem::exists(dir)) {
         std::filesystem::create_directories(dir);
@@ -119,6 +122,25 @@ void Daemon::listen() {
     chmod(opts_.socket.c_str(), 0600);
     acceptor_->listen(SOMAXCONN);
     accept_next();
+}
+
+bool Daemon::adopt_activated_socket() {
+    std::optional<ActivatedSocket> activated = take_activated_socket();
+    if (!activated) return false;
+    acceptor_.emplace(io_, boost::asio::local::stream_protocol(), activated->fd);
+    opts_.socket = activated->path;
+    owns_socket_file_ = false;
+    log_info("listening on the socket systemd passed: " + activated->path);
+    accept_next();
+    return true;
+}
+
+std::string Daemon::service_status() const {
+    nlohmann::json jobs = scheduler_->stats();
+    return std::to_string(pool_->alive()) + "/" + std::to_string(opts_.workers) + " workers; jobs: " +
+           std::to_string(jobs["jobs_running"].get<size_t>()) + " running, " +
+           std::to_string(jobs["jobs_queued"].get<size_t>()) + " queued, " +
+           std::to_string(jobs["jobs_total"].get<uint64_t>()) + " submitted";
 }
 
 void Daemon::accept_next() {
@@ -186,7 +208,8 @@ void Daemon::begin_shutdown(const std::string& why) {
              std::to_string(opts_.shutdown_timeout.count()) + " ms");
     boost::system::error_code ignored;
     if (acceptor_) acceptor_->close(ignored);
-    unlink(opts_.socket.c_str());
+    if (owns_socket_file_) unlink(opts_.socket.c_str());
+    notifier_->stopping();
     drain_deadline_ = Job::Clock::now() + opts_.shutdown_timeout;
     drain_then_stop();
 }

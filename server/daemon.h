@@ -19,6 +19,7 @@
 #include "server/job_timers.h"
 #include "server/scheduler.h"
 #include "server/session.h"
+#include "server/systemd.h"
 #include "server/worker_pool.h"
 
 namespace shmpool {
@@ -62,6 +63,8 @@ public:
 private:
     void create_control_segment();
     void listen();
+    bool adopt_activated_socket();  // systemd socket activation
+    std::string service_status() const;  // STATUS= for systemd
     void accept_next();
     void watch_signals();
     void watch_completions();
@@ -82,12 +85,14 @@ private:
     std::unique_ptr<WorkerPool> pool_;
     std::unique_ptr<JobTimers> timers_;
     std::unique_ptr<Router> router_;
+    std::unique_ptr<ServiceNotifier> notifier_;
     boost::asio::signal_set signals_;
     std::optional<boost::asio::posix::stream_descriptor> notify_;
     std::optional<boost::asio::local::stream_protocol::acceptor> acceptor_;
     std::map<uint64_t, std::weak_ptr<Session>> sessions_;
     boost::asio::steady_timer drain_timer_;
     bool shutting_down_ = false;
+    bool owns_socket_file_ = true;  // false when systemd passed the socket: systemd removes it
     bool workers_stopping_ = false;
     Job::Clock::time_point drain_deadline_{};
     int exit_code_ = 0;

@@ -1,67 +1,19 @@
-// shmpoold's entry point: command-line flags, optional daemonizing (the parent exits once
-// the daemon serves), then Daemon::run. Exit 0 after a clean stop, 1 when it cannot start.
+// shmpoold's entry point: settings (server/config.cpp), optional daemonizing (the parent exits
+// once the daemon serves), then Daemon::run. Exit 0 after a clean stop, 1 when it cannot
+// start, 2 for bad flags or a bad config file.
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <iostream>
 
-#include <boost/program_options.hpp>
-
 #include "common/error.h"
 #include "common/log.h"
+#include "server/config.h"
 #include "server/daemon.h"
 
-namespace po = boost::program_options;
 using namespace shmpool;
 
 namespace {
-
-struct Flags {
-    DaemonOptions daemon;
-    bool exit_now = false;
-};
-
-Flags parse_flags(int argc, char** argv) {
-    Flags f;
-    double shutdown_timeout_s = 10, cancel_grace_s = 2;
-    std::string log_level = "info";
-    po::options_description desc("Usage: shmpoold [options]\n\nA local job server: preforked workers, shared-memory "
-                                 "datasets, JSON over a Unix socket.\n\nOptions");
-    desc.add_options()("help,h", "show this help and exit")("version", "show the version and exit")(
-        "instance", po::value(&f.daemon.instance)->default_value("default"), "instance name (prefixes its segments)")(
-        "socket", po::value(&f.daemon.socket), "socket path (default $XDG_RUNTIME_DIR/shmpool/INSTANCE.sock, /run/shmpool for root)")(
-        "workers", po::value(&f.daemon.workers)->default_value(0), "worker processes (0: online CPUs)")(
-        "foreground", po::bool_switch(&f.daemon.foreground), "stay in the foreground (for systemd and tests)")(
-        "max-line", po::value(&f.daemon.max_line)->default_value(kDefaultMaxLine), "maximum request line in bytes")(
-        "max-attempts", po::value(&f.daemon.max_attempts)->default_value(3),
-        "times a range may kill its worker before its job fails")(
-        "shutdown-timeout", po::value(&shutdown_timeout_s)->default_value(10), "seconds running jobs get to finish on stop")(
-        "cancel-grace", po::value(&cancel_grace_s)->default_value(2),
-        "seconds a worker may keep running a range of an ended job before it is killed")(
-        "max-shm-bytes", po::value(&f.daemon.max_shm_bytes)->default_value(0), "bytes all datasets may hold (0: no quota)")(
-        "max-ranges-per-worker", po::value(&f.daemon.max_ranges_per_worker)->default_value(0),
-        "replace a worker after this many ranges (0: never)")(
-        "worker-memory-limit", po::value(&f.daemon.worker_memory_limit)->default_value(0),
-        "bytes of private memory per worker, RLIMIT_DATA (0: none)")(
-        "enable-test-kernels", po::bool_switch(&f.daemon.test_kernels), "accept the `fault` kernel (fault tests only)")(
-        "kernel-dir", po::value(&f.daemon.kernel_dir), "load kernel plugins (*.so) from DIR (see docs/plugins.md)")(
-        "log-level", po::value(&log_level)->default_value("info"), "debug, info, warn or error");
-    po::variables_map vm;
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    po::notify(vm);
-    if (vm.count("help")) {
-        std::cout << desc << "\nExample:\n  shmpoold --instance demo --workers 2 --foreground\n";
-        f.exit_now = true;
-    } else if (vm.count("version")) {
-        std::cout << "shmpoold " SHMPOOL_VERSION "\n";
-        f.exit_now = true;
-    }
-    f.daemon.shutdown_timeout = std::chrono::milliseconds(static_cast<int64_t>(shutdown_timeout_s * 1000));
-    f.daemon.cancel_grace = std::chrono::milliseconds(static_cast<int64_t>(cancel_grace_s * 1000));
-    set_log_level(log_level == "debug" ? LogLevel::debug : log_level == "warn" ? LogLevel::warn
-                  : log_level == "error" ? LogLevel::error : LogLevel::info);
-    return f;
-}
 
 // Forks; the parent waits until the child reports it serves (exit 0) or fails (exit 1).
 // Returns the write end of the readiness pipe in the child.
@@ -85,18 +37,28 @@ int daemonize() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    Flags flags;
+    LoadedSettings loaded;
     try {
-        flags = parse_flags(argc, argv);
+        loaded = load_settings(argc, argv);
     } catch (const std::exception& e) {
         std::cerr << "shmpoold: " << e.what() << " (see --help)\n";
         return 2;
     }
-    if (flags.exit_now) return 0;
+    switch (loaded.action) {
+        case SettingsAction::help: std::cout << loaded.help; return 0;
+        case SettingsAction::version: std::cout << "shmpoold " SHMPOOL_VERSION "\n"; return 0;
+        case SettingsAction::check_config:
+            std::cout << "# " << loaded.settings.config_file << " is valid; effective settings:\n"
+                      << describe_settings(loaded.settings);
+            return 0;
+        case SettingsAction::run: break;
+    }
+    set_log_level(loaded.settings.log_level);
+    const DaemonOptions& options = loaded.settings.daemon;
     int ready_fd = -1;
-    if (!flags.daemon.foreground) ready_fd = daemonize();
+    if (!options.foreground) ready_fd = daemonize();
     try {
-        Daemon daemon(flags.daemon);
+        Daemon daemon(options);
         return daemon.run([ready_fd] {
             if (ready_fd < 0) return;
             char ok = 1;
