@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pytest
@@ -279,6 +280,28 @@ def test_one_client_shared_by_threads(daemon):
             return body
         h.run_threads([worker(k) for k in range(6)])
         assert sorted(d.name for d in c.datasets()) == sorted("t%d" % k for k in range(6))
+
+
+def test_a_thread_waiting_on_a_job_does_not_hold_up_others(daemon):
+    with client_of(daemon, cleanup=True) as c:
+        job = c.run("sleep", params={"rows": 4, "ms": 4000}, chunk=1)  # 8 s on 2 workers
+        outcome = []
+
+        def wait_for_job():
+            try:
+                job.result()
+            except shmpool.JobCancelled as e:
+                outcome.append(e.code)
+
+        waiter = threading.Thread(target=wait_for_job)
+        waiter.start()
+        assert h.wait_until(lambda: job._wait_id is not None, 10)  # the waiter now reads the socket
+        for _ in range(20):
+            assert c.ping()["pong"] is True  # answered although another thread holds the reading
+        assert not job.done(), "the pings waited for the job's end"
+        assert job.cancel()
+        waiter.join(h.REPLY_TIMEOUT)
+        assert not waiter.is_alive() and outcome == ["cancelled"]
 
 
 def test_connection_errors_are_distinct(workdir, monkeypatch):

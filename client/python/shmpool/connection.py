@@ -66,9 +66,9 @@ class Connection:
         self._next_id = 1
         self._in_flight = set()
         self._replies = {}  # id -> reply read ahead
-        self._state = threading.Lock()  # ids, replies, buffer
+        self._state = threading.Condition()  # ids, replies, who reads; notified on each reply
+        self._reading = False  # a thread is reading the socket (outside the lock)
         self._send_lock = threading.Lock()
-        self._read_lock = threading.Lock()  # one reader at a time
         self._broken = None  # the DaemonConnectionError that ended the connection
         self._closed = False
 
@@ -113,24 +113,33 @@ class Connection:
 
     def receive(self, rid, deadline=None):
         """The reply (a dict) to request rid. deadline: time.monotonic() value or None; past it,
-        TimeoutError, and the request stays in flight (receive it again later)."""
+        TimeoutError, and the request stays in flight (receive it again later). One thread
+        reads at a time and hands other threads their replies."""
         while True:
             with self._state:
-                if rid in self._replies:
-                    self._in_flight.discard(rid)
-                    return self._replies.pop(rid)
-                if rid not in self._in_flight:
-                    raise KeyError("no request %r in flight" % (rid,))
-            self._check_usable()
-            if not self._read_lock.acquire(timeout=self._remaining(deadline, blocking_ok=True)):
-                raise TimeoutError("no reply to request %d within the timeout" % rid)
-            try:
-                with self._state:
+                while True:
                     if rid in self._replies:
-                        continue  # another reader stored it meanwhile
-                self._store(self._read_reply(deadline, rid))
+                        self._in_flight.discard(rid)
+                        return self._replies.pop(rid)
+                    if rid not in self._in_flight:
+                        raise KeyError("no request %r in flight" % (rid,))
+                    self._check_usable()
+                    if not self._reading:
+                        self._reading = True
+                        break
+                    remaining = self._remaining(deadline)
+                    if remaining == 0.0:
+                        raise TimeoutError("no reply to request %d within the timeout" % rid)
+                    self._state.wait(remaining)
+            reply = None
+            try:
+                reply = self._read_reply(deadline, rid)
             finally:
-                self._read_lock.release()
+                with self._state:
+                    self._reading = False
+                    if reply is not None:
+                        self._store(reply)
+                    self._state.notify_all()
 
     def forget(self, rid):
         """Gives up on request rid: its reply, when it comes, is dropped."""
@@ -150,20 +159,18 @@ class Connection:
 
     # ---- reading
     @staticmethod
-    def _remaining(deadline, blocking_ok=False):
-        if deadline is None:
-            return -1 if blocking_ok else None
-        return max(0.0, deadline - time.monotonic())
+    def _remaining(deadline):
+        return None if deadline is None else max(0.0, deadline - time.monotonic())
 
     def _store(self, reply):
+        """Keeps a reply for its receive() (called with self._state held)."""
         rid = reply.get("id")
-        with self._state:
-            # A reply with a null id and ok:false answers a request the daemon could not read
-            # (e.g. line_too_long); it goes to the oldest request in flight.
-            if rid is None and reply.get("ok") is False and self._in_flight:
-                rid = min(self._in_flight)
-            if rid in self._in_flight:
-                self._replies[rid] = reply
+        # A reply with a null id and ok:false answers a request the daemon could not read
+        # (e.g. line_too_long); it goes to the oldest request in flight.
+        if rid is None and reply.get("ok") is False and self._in_flight:
+            rid = min(self._in_flight)
+        if rid in self._in_flight:
+            self._replies[rid] = reply
 
     def _read_reply(self, deadline, rid):
         line = self._read_line(deadline, rid)
