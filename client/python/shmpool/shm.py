@@ -1,0 +1,109 @@
+# The client's side of shared memory: a temporary POSIX shm object filled from an array (for
+# dataset.put), read-only zero-copy views of dataset segments, and removal of stale objects.
+"""Shared-memory objects in /dev/shm as the client creates and maps them."""
+
+import errno
+import mmap
+import os
+import re
+import secrets
+
+import numpy as np
+
+from .errors import error_for
+
+SHM_DIR = "/dev/shm"
+TEMP_PREFIX = "shmpool-py."  # temporary objects are shmpool-py.<pid>.<random>
+_TEMP_NAME = re.compile(r"shmpool-py\.(\d+)\.[0-9a-f]+\Z")
+
+
+class TempObject:
+    """A fresh POSIX shm object (0600, fully allocated) holding one copy of an array.
+    `name` is its shm_open name ("/shmpool-py.<pid>.<hex>"); unlink() removes it."""
+
+    def __init__(self, array, dtype):
+        self.name = "/%s%d.%s" % (TEMP_PREFIX, os.getpid(), secrets.token_hex(8))
+        self.path = SHM_DIR + self.name
+        fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        try:
+            self._fill(fd, array, dtype)
+        except BaseException:
+            self.unlink()
+            raise
+        finally:
+            os.close(fd)
+
+    def _fill(self, fd, array, dtype):
+        nbytes = array.size * dtype.itemsize
+        try:
+            # allocate every page now: a full /dev/shm is ENOSPC here, never SIGBUS at the copy
+            os.posix_fallocate(fd, 0, nbytes)
+        except OSError as e:
+            code = "no_space" if e.errno == errno.ENOSPC else "io_error"
+            raise error_for(code, "posix_fallocate() failed while allocating %d bytes for %s: %s"
+                            % (nbytes, self.path, e.strerror)) from e
+        with mmap.mmap(fd, nbytes, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE) as m:
+            target = np.ndarray(array.shape, dtype=dtype, buffer=m)
+            np.copyto(target, array, casting="equiv")  # the one copy (also makes it C order, native)
+            del target  # release the buffer before the mapping closes
+
+    def unlink(self):
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+def map_read_only(segment, dtype, shape):
+    """A read-only ndarray over /dev/shm/<segment>, with no copy: its base is the mmap (PROT_READ,
+    MAP_SHARED), which stays mapped as long as the array (or a view of it) lives."""
+    path = os.path.join(SHM_DIR, segment)
+    dtype = np.dtype(dtype)
+    nbytes = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise error_for("unknown_dataset", "the segment %s is gone (the dataset was deleted)" % path) from None
+    except OSError as e:
+        raise error_for("io_error", "open() failed while mapping %s: %s" % (path, e.strerror)) from e
+    try:
+        size = os.fstat(fd).st_size
+        if size < nbytes:
+            raise error_for("io_error", "the segment %s holds %d bytes; a %s %s array needs %d"
+                            % (path, size, dtype.name, list(shape), nbytes))
+        m = mmap.mmap(fd, nbytes, mmap.MAP_SHARED, mmap.PROT_READ)
+    finally:
+        os.close(fd)
+    return np.ndarray(tuple(shape), dtype=dtype, buffer=m)
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_objects():
+    """Unlinks temporary objects of this user whose creating process is gone (a client killed
+    during a put). Returns the names removed."""
+    removed = []
+    try:
+        names = os.listdir(SHM_DIR)
+    except OSError:
+        return removed
+    for name in names:
+        found = _TEMP_NAME.match(name)
+        if not found or _pid_alive(int(found.group(1))):
+            continue
+        path = os.path.join(SHM_DIR, name)
+        try:
+            if os.stat(path).st_uid == os.geteuid():
+                os.unlink(path)
+                removed.append(name)
+        except FileNotFoundError:
+            pass
+    return removed
