@@ -198,6 +198,8 @@ std::optional<JobError> Scheduler::failed_input(const Job& job) const {
 // Waiting jobs whose inputs are all sealed become queued; those whose producer failed fail
 // too, which may fail jobs waiting on them in turn (hence the loop until nothing changes).
 void Scheduler::release_jobs_awaiting_inputs() {
+    if (!job_ended_since_release_) return;
+    job_ended_since_release_ = false;
     for (bool failed_one = true; failed_one;) {
         failed_one = false;
         std::deque<uint64_t> still_waiting;
@@ -458,6 +460,7 @@ void Scheduler::finish(Job& job, JobState state, std::optional<JobError> error) 
     job.error = std::move(error);
     job.ended = Job::Clock::now();
     count_end(metrics_, job);
+    job_ended_since_release_ = true;
     active_.erase(job.id);
     if (job.slot >= 0 && state != JobState::done)
         control_->jobs[job.slot].cancelled.store(1, std::memory_order_release);

@@ -106,6 +106,7 @@ private:
     std::map<uint64_t, std::unique_ptr<Job>> jobs_;
     std::set<uint64_t> active_;        // running jobs with ranges to hand out, oldest first
     std::deque<uint64_t> awaiting_inputs_;  // state waiting: an input is an unsealed job output
+    bool job_ended_since_release_ = false;  // only an ending job can seal or doom an awaited input
     std::deque<uint64_t> waiting_;     // queued jobs waiting for a descriptor slot
     std::deque<uint64_t> finished_;    // ended jobs, oldest first, for pruning
     std::vector<uint32_t> free_job_slots_;
