@@ -504,17 +504,22 @@ void Scheduler::prune_finished() {
 
 // ---- views ----------------------------------------------------------------------------
 
-// The head of the slot's in-flight list is the range the worker runs now (or runs next):
-// the scheduler's own record of what it handed out, never read back from the worker.
+// The worker's current range is one of those the scheduler handed it and has not accounted:
+// the one the worker marked as running in its slot. Job and bounds come from the scheduler's
+// own record, so a stale or torn mark never shows a range the worker does not hold.
 nlohmann::json Scheduler::worker_activity(uint32_t slot) const {
     const SlotState& st = slots_[slot];
+    const ctl::WorkerSlot& w = control_->workers()[slot];
+    uint64_t running_job = w.running_job.load(std::memory_order_acquire);
+    uint64_t running_index = w.running_index.load(std::memory_order_relaxed);
     nlohmann::json j = {{"ranges_done", st.ranges_done}, {"queued", st.in_flight.size()}, {"job", nullptr},
                         {"range", nullptr}};
-    const Job* job = st.in_flight.empty() ? nullptr : find_job(st.in_flight.front().job_id);
-    if (job) {
-        uint64_t index = st.in_flight.front().index;
+    for (const InFlight& f : st.in_flight) {
+        const Job* job = f.job_id == running_job && f.index == running_index ? find_job(f.job_id) : nullptr;
+        if (!job) continue;
         j["job"] = job->id;
-        j["range"] = {job->range_begin(index), job->range_end(index)};
+        j["range"] = {job->range_begin(f.index), job->range_end(f.index)};
+        break;
     }
     return j;
 }

@@ -56,7 +56,8 @@ public:
     // Completions reported by the workers since the last call.
     void drain_completions();
 
-    // What the scheduler handed the worker and it has not finished: job, range, queued; ranges_done.
+    // job/range: the range the worker runs now, among those handed to it (null when none);
+    // queued: ranges handed to it and not accounted yet; ranges_done.
     nlohmann::json worker_activity(uint32_t slot) const;
     uint64_t ranges_since_start(uint32_t slot) const { return slots_[slot].ranges_since_start; }
     nlohmann::json stats() const;
