@@ -1,12 +1,17 @@
 // The shmpool command-line tool: parse argv, send one request to shmpoold, print the reply.
 // Exit status: 0 ok, 1 the daemon answered with an error, 2 usage error, 3 connection trouble.
+#include <unistd.h>
+
+#include <chrono>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "client/cli_print.h"
 #include "client/client.h"
+#include "client/cli_top.h"
 #include "client/command.h"
+#include "client/progress_bar.h"
 
 namespace {
 
@@ -45,13 +50,40 @@ int show_reply(const Command& cmd, const nlohmann::json& reply) {
     return kExitOk;
 }
 
+// A request that waits for a job (run without --detach, wait).
+bool waits_for_job(const nlohmann::json& request) {
+    std::string verb = request.value("verb", "");
+    return verb == "job.wait" || (verb == "job.submit" && request.value("wait", false));
+}
+
+// On a terminal, a waiting request asks for progress events and draws them on stderr, one
+// line redrawn in place and erased before the reply is printed. Elsewhere nothing changes.
+nlohmann::json request_with_progress(Client& client, nlohmann::json request) {
+    if (!waits_for_job(request) || !isatty(STDERR_FILENO)) return client.request(std::move(request));
+    request["progress"] = true;
+    ProgressBar bar;
+    auto start = std::chrono::steady_clock::now();
+    client.on_event([&](const nlohmann::json& event) {
+        if (event.value("event", "") != "progress") return;
+        double now = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::cerr << "\r" << bar.line(event, now) << "\033[K" << std::flush;
+    });
+    nlohmann::json reply = client.request(std::move(request));
+    std::cerr << "\r\033[K" << std::flush;
+    return reply;
+}
+
 int execute(const Command& cmd) {
     try {
         Client client(cmd.socket);
-        return show_reply(cmd, client.request(cmd.request));
+        if (cmd.name == "top") return run_top(client, cmd);
+        return show_reply(cmd, request_with_progress(client, cmd.request));
     } catch (const ConnectError& e) {
         std::cerr << "shmpool: " << one_line(e.what()) << "\n";
         return kExitConnect;
+    } catch (const RemoteError& e) {  // top's own requests
+        std::cerr << "shmpool: " << e.code() << ": " << one_line(e.what()) << "\n";
+        return kExitRemote;
     }
 }
 

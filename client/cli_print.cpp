@@ -2,6 +2,8 @@
 // Tolerant of missing fields ("-") so a newer daemon's replies still print.
 #include "client/cli_print.h"
 
+#include "client/prometheus.h"
+
 #include <algorithm>
 #include <iomanip>
 #include <map>
@@ -105,9 +107,64 @@ Row worker_row(const Json& w) {
             span,             field(w, "ranges_done"), field(w, "restarts")};
 }
 
-void print_workers(std::ostream& out, const Command&, const Json& r) {
-    print_table(out, {"SLOT", "PID", "STATE", "JOB", "RANGE", "DONE", "RESTARTS"},
-                rows_of(member(r, "workers"), worker_row));
+void print_workers_table(std::ostream& out, const Json& workers) {
+    print_table(out, {"SLOT", "PID", "STATE", "JOB", "RANGE", "DONE", "RESTARTS"}, rows_of(workers, worker_row));
+}
+
+void print_workers(std::ostream& out, const Command&, const Json& r) { print_workers_table(out, member(r, "workers")); }
+
+std::string percent(const Json& job) {
+    double total = number(job, "ranges");
+    std::ostringstream text;
+    text << std::fixed << std::setprecision(1) << (total > 0 ? 100.0 * number(job, "ranges_done") / total : 0.0)
+         << "%";
+    return text.str();
+}
+
+Row active_job_row(const Json& j) {
+    return {field(j, "job"), field(j, "kernel"), field(j, "state"),
+            field(j, "ranges_done") + "/" + field(j, "ranges"), percent(j), seconds(number(j, "run_s"))};
+}
+
+// "3 submitted, 2 done, ..." from an object's fields, in the given order.
+std::string counts(const Json& obj, std::initializer_list<const char*> keys) {
+    std::string joined;
+    for (const char* key : keys) joined += (joined.empty() ? "" : ", ") + field(obj, key) + " " + key;
+    return joined;
+}
+
+// "39 jobs, mean 0.467 s; <=0.001 s: 3, <=0.5 s: 30, ..." (buckets that gained jobs only).
+std::string latency_text(const Json& hist) {
+    double count = number(hist, "count");
+    std::ostringstream out;
+    out << field(hist, "count") << " jobs";
+    if (count > 0) out << ", mean " << seconds(number(hist, "sum") / count);
+    double previous = 0;
+    const char* sep = "; ";
+    if (member(hist, "buckets").is_array())
+        for (const Json& b : member(hist, "buckets")) {
+            double c = number(b, "count");
+            if (c == previous) continue;
+            out << sep << "<=" << field(b, "le") << " s: " << c - previous;
+            previous = c, sep = ", ";
+        }
+    return out.str();
+}
+
+void print_stats(std::ostream& out, const Command& cmd, const Json& r) {
+    if (member(cmd.settings, "prometheus") == true) {
+        out << prometheus_text(r);
+        return;
+    }
+    const Json& jobs = member(r, "jobs");
+    out << "uptime:      " << seconds(number(r, "uptime_s")) << "\n"
+        << "jobs:        " << counts(jobs, {"submitted", "done", "failed", "cancelled", "timed_out"}) << "; "
+        << counts(jobs, {"running", "queued", "waiting"}) << "\n"
+        << "ranges:      " << counts(member(r, "ranges"), {"run", "requeued", "duplicates"}) << "\n"
+        << "datasets:    " << field(member(r, "datasets"), "count") << " holding "
+        << field(member(r, "datasets"), "bytes") << " bytes\n"
+        << "workers:     " << counts(member(r, "workers"), {"alive", "restarts"}) << "\n"
+        << "job latency: " << latency_text(member(r, "job_latency_s")) << "\n";
 }
 
 std::string keys(const Json& obj) {
@@ -177,12 +234,28 @@ const std::map<std::string_view, Printer>& printers() {
         {"ping", print_ping},   {"workers", print_workers}, {"kernels", print_kernels}, {"shutdown", print_shutdown},
         {"put", print_put},     {"ls", print_list},         {"info", print_info},       {"rm", print_removed},
         {"save", print_saved},  {"run", print_run},         {"status", print_job},      {"wait", print_job},
-        {"cancel", print_job},
+        {"cancel", print_job},  {"stats", print_stats},
     };
     return table;
 }
 
 }  // namespace
+
+void print_top_frame(std::ostream& out, const Json& stats, const Json& workers, std::optional<double> ranges_per_s) {
+    const Json& jobs = member(stats, "jobs");
+    const Json& w = member(stats, "workers");
+    std::ostringstream rate;
+    if (ranges_per_s) rate << std::fixed << std::setprecision(1) << *ranges_per_s;
+    else rate << "-";
+    out << "shmpoold up " << seconds(number(stats, "uptime_s")) << " | workers " << field(w, "alive") << "/"
+        << field(w, "count") << ", " << field(w, "restarts") << " restarts | jobs "
+        << counts(jobs, {"running", "queued", "waiting"}) << " | " << rate.str() << " ranges/s\n\n";
+    print_workers_table(out, workers);
+    const Json& active = member(stats, "active_jobs");
+    out << "\n";
+    if (active.empty()) out << "no jobs running\n";
+    else print_table(out, {"JOB", "KERNEL", "STATE", "RANGES", "DONE", "RUN"}, rows_of(active, active_job_row));
+}
 
 void print_human(std::ostream& out, const Command& cmd, const Json& result) {
     auto it = printers().find(cmd.name);

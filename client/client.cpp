@@ -1,5 +1,5 @@
 // The C++ client of shmpoold: framing, id matching and the one request path all verbs share.
-// Replies for other ids are kept until asked for; lines without an id (events) are skipped.
+// Replies for other ids are kept until asked for; events go to the event handler, or are skipped.
 #include "client/client.h"
 
 #include <stdexcept>
@@ -70,7 +70,12 @@ nlohmann::json Client::receive(const nlohmann::json& id) {
 nlohmann::json Client::read_reply(const nlohmann::json& id) {
     for (;;) {
         nlohmann::json reply = parse_reply(socket_.read_line());
-        if (!reply.is_object() || !reply.contains("id")) continue;
+        if (!reply.is_object()) continue;
+        if (reply.contains("event")) {  // an event carries its request's id but is not its reply
+            if (on_event_) on_event_(reply);
+            continue;
+        }
+        if (!reply.contains("id")) continue;
         if (answers(reply, id)) return reply;
         nlohmann::json other = reply["id"];
         if (in_flight_.count(other)) pending_[std::move(other)] = std::move(reply);
@@ -95,6 +100,7 @@ nlohmann::json Client::call(std::string verb, nlohmann::json args) { return resu
 
 nlohmann::json Client::ping() { return result_of(requests::ping()); }
 nlohmann::json Client::workers() { return result_of(requests::workers()); }
+nlohmann::json Client::stats() { return result_of(requests::stats()); }
 nlohmann::json Client::kernels() { return result_of(requests::kernels()); }
 nlohmann::json Client::shutdown() { return result_of(requests::shutdown()); }
 
@@ -121,7 +127,7 @@ nlohmann::json Client::get(const std::string& name) { return result_of(requests:
 
 nlohmann::json Client::submit(const JobRequest& job) { return result_of(requests::submit(job)); }
 nlohmann::json Client::status(uint64_t job) { return result_of(requests::status(job)); }
-nlohmann::json Client::wait(uint64_t job) { return result_of(requests::wait(job)); }
+nlohmann::json Client::wait(uint64_t job, bool progress) { return result_of(requests::wait(job, progress)); }
 nlohmann::json Client::cancel(uint64_t job) { return result_of(requests::cancel(job)); }
 
 }  // namespace shmpool

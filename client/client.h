@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -35,8 +36,11 @@ public:
     // Throws std::invalid_argument for a non-object or an id already in flight.
     nlohmann::json send(nlohmann::json req);
     // Reads until the reply to the sent request `id` arrives. Replies to other requests in flight
-    // are kept for their own receive(); events and replies to no request in flight are skipped.
+    // are kept for their own receive(); events (lines with an "event" key) go to the event
+    // handler as they are read; replies to no request in flight are skipped.
     nlohmann::json receive(const nlohmann::json& id);
+    // Called with every event line read (e.g. {"event": "progress", ...}); none: events are skipped.
+    void on_event(std::function<void(const nlohmann::json&)> handler) { on_event_ = std::move(handler); }
     // send + receive: the whole reply object, ok or not.
     nlohmann::json request(nlohmann::json req);
     // request({"verb": verb, ...args}); returns `result`, or throws RemoteError.
@@ -45,6 +49,7 @@ public:
     // Daemon.
     nlohmann::json ping();
     nlohmann::json workers();
+    nlohmann::json stats();
     nlohmann::json kernels();
     nlohmann::json shutdown();
 
@@ -63,7 +68,7 @@ public:
     // Jobs. Each returns the job description.
     nlohmann::json submit(const JobRequest& job);
     nlohmann::json status(uint64_t job);
-    nlohmann::json wait(uint64_t job);
+    nlohmann::json wait(uint64_t job, bool progress = false);  // progress: events to on_event()
     nlohmann::json cancel(uint64_t job);
 
 private:
@@ -79,6 +84,7 @@ private:
     uint64_t next_id_ = 1;
     std::set<nlohmann::json> in_flight_;                 // ids sent and not yet received
     std::map<nlohmann::json, nlohmann::json> pending_;  // replies read ahead, by id
+    std::function<void(const nlohmann::json&)> on_event_;
 };
 
 // `result` of a reply, or RemoteError carrying its error code and message.

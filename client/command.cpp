@@ -160,9 +160,18 @@ Command parse_request(const CommandSpec& spec, const std::vector<std::string>& w
     po::variables_map vm = for_command(spec, [&] { return parse_command_words(spec, words); });
     if (vm.count("help") || global.count("help"))
         return text_command(Action::help, std::string(spec.name), command_help(spec));
+    if (spec.offline) {
+        std::string text = for_command(spec, [&] {
+            po::notify(vm);
+            check_positionals(spec, vm);
+            return spec.offline(Args(vm));
+        });
+        return text_command(Action::print, std::string(spec.name), std::move(text));
+    }
     Command cmd;
     cmd.name = spec.name;
     cmd.request = for_command(spec, [&] { return build_request(spec, vm); });
+    if (spec.settings) cmd.settings = for_command(spec, [&] { return spec.settings(Args(vm)); });
     set_connection(cmd, global, vm);
     return cmd;
 }

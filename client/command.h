@@ -21,16 +21,17 @@ private:
     std::string command_;
 };
 
-enum class Action { request, help, version };
+enum class Action { request, help, version, print };  // print: `text`, no daemon (e.g. completion)
 enum class Output { human, json };
 
 struct Command {
     Action action = Action::request;
     std::string name;        // the CLI command, e.g. "run"; "" for global help and --version
     nlohmann::json request;  // {"verb": ..., arguments} without id (Action::request only)
+    nlohmann::json settings = nlohmann::json::object();  // the CLI's own options, never sent (top --interval)
     Output output = Output::human;
     std::string socket;      // socket path to connect to (Action::request only)
-    std::string text;        // what to print (Action::help and Action::version)
+    std::string text;        // what to print (Action::help, Action::version, Action::print)
 };
 
 // `args` is argv without argv[0]. Throws UsageError.

@@ -3,6 +3,7 @@
 #include "client/command_specs.h"
 
 #include "client/command.h"
+#include "client/completion.h"
 #include "client/command_values.h"
 #include "client/requests.h"
 
@@ -72,6 +73,30 @@ nlohmann::json build_run(const Args& a) {
     return requests::submit(job);
 }
 
+void stats_options(po::options_description& d) {
+    d.add_options()("prometheus", po::bool_switch(), "print the Prometheus text exposition format");
+}
+
+void top_options(po::options_description& d) {
+    d.add_options()
+        ("interval", po::value<std::string>()->value_name("MS")->default_value("1000"),
+         "milliseconds between refreshes (and the span the rate is measured over)")
+        ("once", po::bool_switch(), "print one frame and exit (for scripts and tests)");
+}
+
+nlohmann::json stats_settings(const Args& a) { return {{"prometheus", a.flag("prometheus")}}; }
+
+nlohmann::json top_settings(const Args& a) {
+    uint64_t interval = parse_count(a.str("interval"), "--interval");
+    if (interval < 10 || interval > 3600000) throw UsageError("--interval must be 10 to 3600000 ms");
+    return {{"interval_ms", interval}, {"once", a.flag("once")}};
+}
+
+std::string completion_script(const Args& a) {
+    if (a.str("shell") != "bash") throw UsageError("only 'bash' completion is available");
+    return bash_completion();
+}
+
 uint64_t job_arg(const Args& a) { return parse_count(a.str("job"), "JOB"); }
 
 const Positional kName{"name", "NAME"};
@@ -83,6 +108,12 @@ std::vector<CommandSpec> make_specs() {
          [](const Args&) { return requests::ping(); }},
         {"workers", "", "list the worker processes and what they run", "shmpool workers", {}, nullptr,
          [](const Args&) { return requests::workers(); }},
+        {"stats", "[--prometheus]", "show counters: jobs, ranges, datasets, restarts, job latency histogram",
+         "shmpool stats\nshmpool stats --prometheus > /var/lib/node_exporter/shmpool.prom", {}, stats_options,
+         [](const Args&) { return requests::stats(); }, stats_settings},
+        {"top", "[--interval MS] [--once]", "watch workers, running jobs and throughput, refreshed live",
+         "shmpool top\nshmpool top --once --interval 500", {}, top_options,
+         [](const Args&) { return requests::stats(); }, top_settings},
         {"kernels", "", "list the kernels with their inputs and parameters", "shmpool kernels", {}, nullptr,
          [](const Args&) { return requests::kernels(); }},
         {"shutdown", "", "stop the daemon", "shmpool --instance test shutdown", {}, nullptr,
@@ -100,7 +131,7 @@ std::vector<CommandSpec> make_specs() {
          {kName, {"file", "FILE.npy"}}, nullptr,
          [](const Args& a) { return requests::save(a.str("name"), a.str("file")); }},
         {"run", "KERNEL --in ROLE=DATASET... [--param KEY=VALUE...] [--out NAME] [--chunk ROWS] [--detach]",
-         "run a kernel over datasets and wait for it to end",
+         "run a kernel over datasets and wait for it to end (with a progress bar on a terminal)",
          "shmpool run euclidean --in X=A --in Y=B --out D\nshmpool run sleep --param rows=64 --param ms=10 --detach",
          {{"kernel", "KERNEL", false}}, run_options, build_run},
         {"status", "JOB", "show a job's state and progress", "shmpool status 7", {kJob}, nullptr,
@@ -109,6 +140,8 @@ std::vector<CommandSpec> make_specs() {
          [](const Args& a) { return requests::wait(job_arg(a)); }},
         {"cancel", "JOB", "cancel a job (its output is deleted)", "shmpool cancel 7", {kJob}, nullptr,
          [](const Args& a) { return requests::cancel(job_arg(a)); }},
+        {"completion", "bash", "print the shell completion script for shmpool",
+         "source <(shmpool completion bash)", {{"shell", "SHELL"}}, nullptr, nullptr, nullptr, completion_script},
     };
 }
 

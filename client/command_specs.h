@@ -40,6 +40,8 @@ struct CommandSpec {
     std::vector<Positional> positionals;
     void (*options)(boost::program_options::options_description&) = nullptr;
     nlohmann::json (*build)(const Args&) = nullptr;  // the request; throws UsageError
+    nlohmann::json (*settings)(const Args&) = nullptr;  // the CLI's own options (Command::settings)
+    std::string (*offline)(const Args&) = nullptr;      // set: prints this, needs no daemon
 };
 
 const std::vector<CommandSpec>& command_specs();

@@ -32,6 +32,7 @@ nlohmann::json make(std::string_view verb, const nlohmann::json& args) {
 
 nlohmann::json ping() { return make("ping"); }
 nlohmann::json workers() { return make("workers"); }
+nlohmann::json stats() { return make("stats"); }
 nlohmann::json kernels() { return make("kernels"); }
 nlohmann::json shutdown() { return make("shutdown"); }
 
@@ -64,11 +65,16 @@ nlohmann::json submit(const JobRequest& job) {
                                              {"wait", job.wait}});
     if (job.chunk != 0) req["chunk"] = job.chunk;
     if (job.output) req["output"] = *job.output;
+    if (job.progress) req["progress"] = true;
     return req;
 }
 
 nlohmann::json status(uint64_t job) { return with_job("job.status", job); }
-nlohmann::json wait(uint64_t job) { return with_job("job.wait", job); }
+nlohmann::json wait(uint64_t job, bool progress) {
+    nlohmann::json req = with_job("job.wait", job);
+    if (progress) req["progress"] = true;
+    return req;
+}
 nlohmann::json cancel(uint64_t job) { return with_job("job.cancel", job); }
 
 }  // namespace requests

@@ -20,6 +20,7 @@ struct JobRequest {
     uint64_t chunk = 0;
     std::optional<std::string> output;
     bool wait = false;
+    bool progress = false;  // with wait: the daemon streams progress events until the reply
 };
 
 // `path` made absolute (symlinks resolved as far as it exists): the daemon has its own cwd.
@@ -47,7 +48,8 @@ nlohmann::json get(const std::string& name);
 
 nlohmann::json submit(const JobRequest& job);
 nlohmann::json status(uint64_t job);
-nlohmann::json wait(uint64_t job);
+nlohmann::json wait(uint64_t job, bool progress = false);
+nlohmann::json stats();
 nlohmann::json cancel(uint64_t job);
 
 }  // namespace requests

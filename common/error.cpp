@@ -31,6 +31,7 @@ std::string_view error_code_name(ErrorCode code) {
         case ErrorCode::timed_out: return "timed_out";
         case ErrorCode::out_of_memory: return "out_of_memory";
         case ErrorCode::cancelled: return "cancelled";
+        case ErrorCode::dependency_failed: return "dependency_failed";
         case ErrorCode::shutting_down: return "shutting_down";
         case ErrorCode::internal: return "internal";
     }

@@ -32,6 +32,7 @@ enum class ErrorCode {
     timed_out,         // the job ran past its timeout_s
     out_of_memory,     // a range exceeded the worker memory limit
     cancelled,         // the job was cancelled
+    dependency_failed, // a job an input waited on ended without producing it
     shutting_down,     // the daemon is stopping and takes no new work
     internal,          // a bug: the daemon's own invariant failed
 };

@@ -1,4 +1,4 @@
-// Handlers of the daemon-wide verbs: ping, workers, kernels, shutdown.
+// Handlers of the daemon-wide verbs: ping, workers, stats, kernels, shutdown.
 // They only read state the loop already has; none of them waits.
 #include <unistd.h>
 
@@ -17,6 +17,57 @@ void handle_ping(const Call& c) {
 }
 
 void handle_workers(const Call& c) { c.ok({{"workers", c.daemon->pool().describe()}}); }
+
+namespace {
+
+nlohmann::json job_counts(const Scheduler& scheduler) {
+    const SchedulerMetrics& m = scheduler.metrics();
+    nlohmann::json now = scheduler.stats();
+    return {{"submitted", m.jobs_submitted}, {"done", m.jobs_done},
+            {"failed", m.jobs_failed},       {"cancelled", m.jobs_cancelled},
+            {"timed_out", m.jobs_timed_out}, {"running", now["jobs_running"]},
+            {"queued", now["jobs_queued"]},  {"waiting", now["jobs_waiting"]}};
+}
+
+nlohmann::json dataset_totals(const DatasetStore& store) {
+    auto all = store.list();
+    return {{"count", all.size()}, {"bytes", store.total_bytes()}};
+}
+
+nlohmann::json worker_totals(const WorkerPool& pool) {
+    uint64_t restarts = 0;
+    for (const auto& w : pool.describe()) restarts += w["restarts"].get<uint64_t>();
+    return {{"count", pool.describe().size()}, {"alive", pool.alive()}, {"restarts", restarts}};
+}
+
+// Compact descriptions of the jobs that have not ended, for `shmpool top`.
+nlohmann::json active_jobs(const Scheduler& scheduler) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const Job* job : scheduler.unended_jobs()) {
+        nlohmann::json d = job->describe();
+        list.push_back({{"job", d["job"]},
+                        {"kernel", d["kernel"]},
+                        {"state", d["state"]},
+                        {"ranges_done", d["ranges_done"]},
+                        {"ranges", d["ranges"]},
+                        {"run_s", d["run_s"]}});
+    }
+    return list;
+}
+
+}  // namespace
+
+void handle_stats(const Call& c) {
+    Scheduler& scheduler = c.daemon->scheduler();
+    const SchedulerMetrics& m = scheduler.metrics();
+    c.ok({{"uptime_s", std::chrono::duration<double>(SchedulerMetrics::Clock::now() - m.started).count()},
+          {"jobs", job_counts(scheduler)},
+          {"ranges", {{"run", m.ranges_run}, {"requeued", m.ranges_requeued}, {"duplicates", m.duplicate_completions}}},
+          {"datasets", dataset_totals(c.daemon->store())},
+          {"workers", worker_totals(c.daemon->pool())},
+          {"job_latency_s", m.job_latency_s.to_json()},
+          {"active_jobs", active_jobs(scheduler)}});
+}
 
 void handle_kernels(const Call& c) {
     nlohmann::json list = nlohmann::json::array();

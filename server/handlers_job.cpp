@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "server/daemon.h"
+#include "server/progress_feed.h"
 #include "server/router.h"
 
 namespace shmpool {
@@ -30,9 +31,18 @@ JobSpec parse_job_spec(const nlohmann::json& a) {
     return spec;
 }
 
+// With "progress": true, events stream the job's progress to `c` until its answer.
+std::shared_ptr<ProgressFeed> progress_feed_for(const Call& c, const Job& job) {
+    if (!optional_bool(c.args(), "progress", false)) return nullptr;
+    auto feed = std::make_shared<ProgressFeed>(c.daemon->scheduler(), c.session, c.req.id, job.id);
+    feed->start();
+    return feed;
+}
+
 // Answers `c` with the job once it has ended: its description, or its error.
 void answer_when_ended(const Call& c, Job& job) {
-    c.daemon->scheduler().when_ended(job, [c](const Job& j) {
+    c.daemon->scheduler().when_ended(job, [c, feed = progress_feed_for(c, job)](const Job& j) {
+        if (feed) feed->finish(j);
         if (j.state == JobState::done) {
             c.ok(j.describe());
             return;
@@ -50,6 +60,8 @@ void handle_job_submit(const Call& c) {
     JobSpec spec = parse_job_spec(c.args());
     bool wait = optional_bool(c.args(), "wait", false);
     bool detach = optional_bool(c.args(), "detach", false);
+    if (optional_bool(c.args(), "progress", false) && !wait)
+        throw Error(ErrorCode::bad_request, "'progress' streams events until the job ends: it needs 'wait'");
     if (wait && !detach) spec.owner_session = c.session->id();
     Job& job = c.daemon->scheduler().submit(spec);
     c.daemon->timers().arm_timeout(job);

@@ -8,6 +8,7 @@ namespace shmpool {
 
 std::string_view job_state_name(JobState s) {
     switch (s) {
+        case JobState::waiting: return "waiting";
         case JobState::queued: return "queued";
         case JobState::running: return "running";
         case JobState::done: return "done";
@@ -35,8 +36,9 @@ double seconds_between(Job::Clock::time_point a, Job::Clock::time_point b) {
 
 nlohmann::json Job::describe() const {
     auto now = Clock::now();
-    auto started_or_now = state == JobState::queued ? now : started;
+    bool never_started = started == Clock::time_point{};  // waiting, queued, or ended before a slot
     auto ended_or_now = ended_state() ? ended : now;
+    auto started_or_end = never_started ? ended_or_now : started;
     nlohmann::json j = {
         {"job", id},
         {"kernel", kernel->name()},
@@ -47,8 +49,8 @@ nlohmann::json Job::describe() const {
         {"ranges_done", ranges_done},
         {"ranges_requeued", ranges_requeued},
         {"duplicate_completions", duplicates},
-        {"queued_s", seconds_between(submitted, started_or_now)},
-        {"run_s", state == JobState::queued ? 0.0 : seconds_between(started_or_now, ended_or_now)},
+        {"queued_s", seconds_between(submitted, started_or_end)},
+        {"run_s", never_started ? 0.0 : seconds_between(started, ended_or_now)},
         {"output", output ? output->info() : output_info},
         {"error", nullptr},
     };

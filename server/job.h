@@ -19,7 +19,8 @@
 
 namespace shmpool {
 
-enum class JobState { queued, running, done, failed, cancelled, timed_out };
+// waiting: an input is another job's output not sealed yet; queued: ready, no descriptor slot yet.
+enum class JobState { waiting, queued, running, done, failed, cancelled, timed_out };
 std::string_view job_state_name(JobState s);
 
 // What a client asks for; validated and planned into a Job by the scheduler.
@@ -68,7 +69,9 @@ struct Job {
     Clock::time_point submitted = Clock::now(), started{}, ended{};
     std::vector<std::function<void(const Job&)>> waiters;
 
-    bool ended_state() const { return state != JobState::queued && state != JobState::running; }
+    bool ended_state() const {
+        return state != JobState::waiting && state != JobState::queued && state != JobState::running;
+    }
     bool has_work() const { return !requeued.empty() || next_range < n_ranges; }
     uint64_t range_begin(uint64_t index) const { return index * chunk; }
     uint64_t range_end(uint64_t index) const { return std::min(rows, (index + 1) * chunk); }

@@ -19,6 +19,7 @@ const std::unordered_map<std::string_view, Verb>& verbs() {
     static const std::unordered_map<std::string_view, Verb> table = {
         {"ping", {handle_ping, true}},
         {"workers", {handle_workers, true}},
+        {"stats", {handle_stats, true}},
         {"kernels", {handle_kernels, true}},
         {"shutdown", {handle_shutdown, true}},
         {"dataset.put", {handle_dataset_put, false}},

@@ -41,6 +41,7 @@ private:
 // Handlers, grouped by what they touch (server/handlers_*.cpp).
 void handle_ping(const Call&);
 void handle_workers(const Call&);
+void handle_stats(const Call&);
 void handle_kernels(const Call&);
 void handle_shutdown(const Call&);
 void handle_dataset_put(const Call&);

@@ -18,6 +18,17 @@ std::string range_text(const Job& job, uint64_t index) {
            std::to_string(job.range_end(index)) + ")";
 }
 
+void count_end(SchedulerMetrics& m, const Job& job) {
+    switch (job.state) {
+        case JobState::done: m.jobs_done += 1; break;
+        case JobState::failed: m.jobs_failed += 1; break;
+        case JobState::cancelled: m.jobs_cancelled += 1; break;
+        case JobState::timed_out: m.jobs_timed_out += 1; break;
+        default: return;
+    }
+    m.job_latency_s.observe(std::chrono::duration<double>(job.ended - job.submitted).count());
+}
+
 void copy_name(char* dst, size_t cap, const std::string& src) {
     std::memset(dst, 0, cap);
     std::memcpy(dst, src.data(), std::min(cap - 1, src.size()));
@@ -44,7 +55,7 @@ std::vector<std::pair<std::string, DatasetPtr>> Scheduler::resolve_inputs(const 
         if (it == spec.inputs.end())
             throw Error(ErrorCode::missing_role, "kernel '" + k.name() + "' needs input '" + role + "'");
         DatasetPtr ds = store_.find(it->second);
-        if (!ds->sealed)
+        if (!ds->sealed && !find_job(ds->producer_job))  // an unsealed job output is waited for
             throw Error(ErrorCode::dataset_busy, "input '" + role + "' (dataset '" + ds->name +
                                                      "') is still being written by job " +
                                                      std::to_string(ds->producer_job));
@@ -103,7 +114,13 @@ Job& Scheduler::submit(const JobSpec& spec) {
     if (plan.reduce != ReduceOp::none) job->partials.assign(n_ranges, Partial{});
     Job& ref = *job;
     jobs_.emplace(ref.id, std::move(job));
-    waiting_.push_back(ref.id);
+    metrics_.jobs_submitted += 1;
+    if (inputs_sealed(ref)) {
+        waiting_.push_back(ref.id);
+    } else {
+        ref.state = JobState::waiting;
+        awaiting_inputs_.push_back(ref.id);
+    }
     pump();
     return ref;
 }
@@ -153,6 +170,54 @@ void Scheduler::when_ended(Job& job, std::function<void(const Job&)> fn) {
         fn(job);
     else
         job.waiters.push_back(std::move(fn));
+}
+
+// ---- jobs that wait for other jobs' outputs --------------------------------------------
+
+bool Scheduler::inputs_sealed(const Job& job) const {
+    return std::all_of(job.inputs.begin(), job.inputs.end(), [](const auto& in) { return in.second->sealed; });
+}
+
+// The error a waiting job fails with when the job producing one of its inputs ended without
+// sealing it (failed, cancelled, timed out); nullopt while every producer still runs.
+std::optional<JobError> Scheduler::failed_input(const Job& job) const {
+    for (const auto& [role, ds] : job.inputs) {
+        if (ds->sealed) continue;
+        const Job* producer = find_job(ds->producer_job);
+        if (producer && !producer->ended_state()) continue;
+        std::string how = producer ? "ended " + std::string(job_state_name(producer->state)) +
+                                         (producer->error ? ": " + producer->error->message : "")
+                                   : "ended without writing it";
+        return JobError{ErrorCode::dependency_failed, "input '" + role + "' (dataset '" + ds->name +
+                                                          "') was to be written by job " +
+                                                          std::to_string(ds->producer_job) + ", which " + how};
+    }
+    return std::nullopt;
+}
+
+// Waiting jobs whose inputs are all sealed become queued; those whose producer failed fail
+// too, which may fail jobs waiting on them in turn (hence the loop until nothing changes).
+void Scheduler::release_jobs_awaiting_inputs() {
+    if (!job_ended_since_release_) return;
+    job_ended_since_release_ = false;
+    for (bool failed_one = true; failed_one;) {
+        failed_one = false;
+        std::deque<uint64_t> still_waiting;
+        for (uint64_t id : awaiting_inputs_) {
+            Job* job = find_job(id);
+            if (!job || job->ended_state()) continue;  // cancelled or timed out while it waited
+            if (inputs_sealed(*job)) {
+                job->state = JobState::queued;
+                waiting_.push_back(id);
+            } else if (auto error = failed_input(*job)) {
+                finish(*job, JobState::failed, std::move(error));
+                failed_one = true;
+            } else {
+                still_waiting.push_back(id);
+            }
+        }
+        awaiting_inputs_.swap(still_waiting);
+    }
 }
 
 // ---- dispatch -------------------------------------------------------------------------
@@ -210,6 +275,7 @@ uint32_t Scheduler::depth_for(const Job& job) const {
 
 void Scheduler::pump() {
     prune_finished();  // here, never inside account/finish, which still hold a Job&
+    release_jobs_awaiting_inputs();
     start_waiting_jobs();
     std::vector<bool> touched(slots_.size(), false);
     for (bool progress = true; progress;) {
@@ -281,6 +347,7 @@ bool Scheduler::matches_head(uint32_t slot, const ctl::DoneMsg& msg) {
     Job* job = d.generation == msg.generation ? find_job(d.job_id) : nullptr;
     if (job && !job->range_done.empty() && msg.index < job->n_ranges && job->range_done[msg.index]) {
         job->duplicates += 1;
+        metrics_.duplicate_completions += 1;
         return false;
     }
     log_error("internal: worker slot " + std::to_string(slot) + " reported range " + std::to_string(msg.index) +
@@ -300,7 +367,7 @@ void Scheduler::account(uint32_t slot, const ctl::DoneMsg& msg) {
     st.in_flight.pop_front();
     st.ranges_done += 1;
     st.ranges_since_start += 1;
-    ranges_total_ += 1;
+    metrics_.ranges_run += 1;
     Job& job = get(f.job_id);
     job.in_flight -= 1;
     if (!job.ended_state()) {
@@ -331,6 +398,7 @@ void Scheduler::retire_if_due(uint32_t slot) {
 void Scheduler::account_ok(Job& job, const ctl::DoneMsg& msg) {
     if (job.range_done[msg.index]) {
         job.duplicates += 1;
+        metrics_.duplicate_completions += 1;
         return;
     }
     job.range_done[msg.index] = 1;
@@ -381,6 +449,7 @@ void Scheduler::requeue_after_death(Job& job, uint64_t index, bool was_running, 
     }
     job.requeued.push_back(index);
     job.ranges_requeued += 1;
+    metrics_.ranges_requeued += 1;
     active_.insert(job.id);
 }
 
@@ -390,6 +459,8 @@ void Scheduler::finish(Job& job, JobState state, std::optional<JobError> error) 
     job.state = state;
     job.error = std::move(error);
     job.ended = Job::Clock::now();
+    count_end(metrics_, job);
+    job_ended_since_release_ = true;
     active_.erase(job.id);
     if (job.slot >= 0 && state != JobState::done)
         control_->jobs[job.slot].cancelled.store(1, std::memory_order_release);
@@ -433,28 +504,42 @@ void Scheduler::prune_finished() {
 
 // ---- views ----------------------------------------------------------------------------
 
+// The worker's current range is one of those the scheduler handed it and has not accounted:
+// the one the worker marked as running in its slot. Job and bounds come from the scheduler's
+// own record, so a stale or torn mark never shows a range the worker does not hold.
 nlohmann::json Scheduler::worker_activity(uint32_t slot) const {
+    const SlotState& st = slots_[slot];
     const ctl::WorkerSlot& w = control_->workers()[slot];
-    uint64_t job = w.running_job.load(std::memory_order_acquire);
-    nlohmann::json j = {{"ranges_done", slots_[slot].ranges_done},
-                        {"queued", slots_[slot].in_flight.size()},
-                        {"job", nullptr},
+    uint64_t running_job = w.running_job.load(std::memory_order_acquire);
+    uint64_t running_index = w.running_index.load(std::memory_order_relaxed);
+    nlohmann::json j = {{"ranges_done", st.ranges_done}, {"queued", st.in_flight.size()}, {"job", nullptr},
                         {"range", nullptr}};
-    if (job != 0) {
-        j["job"] = job;
-        j["range"] = {w.running_begin.load(std::memory_order_relaxed), w.running_end.load(std::memory_order_relaxed)};
+    for (const InFlight& f : st.in_flight) {
+        const Job* job = f.job_id == running_job && f.index == running_index ? find_job(f.job_id) : nullptr;
+        if (!job) continue;
+        j["job"] = job->id;
+        j["range"] = {job->range_begin(f.index), job->range_end(f.index)};
+        break;
     }
     return j;
 }
 
+std::vector<const Job*> Scheduler::unended_jobs() const {
+    std::vector<const Job*> out;
+    for (const auto& kv : jobs_)
+        if (!kv.second->ended_state()) out.push_back(kv.second.get());
+    return out;
+}
+
 nlohmann::json Scheduler::stats() const {
-    size_t running = 0, queued = 0;
+    size_t running = 0, queued = 0, waiting = 0;
     for (const auto& kv : jobs_) {
         running += kv.second->state == JobState::running;
         queued += kv.second->state == JobState::queued;
+        waiting += kv.second->state == JobState::waiting;
     }
-    return {{"jobs_running", running}, {"jobs_queued", queued}, {"jobs_total", next_job_id_ - 1},
-            {"ranges_done", ranges_total_}, {"worker_deaths", worker_deaths_}};
+    return {{"jobs_running", running}, {"jobs_queued", queued}, {"jobs_waiting", waiting},
+            {"jobs_total", next_job_id_ - 1}, {"ranges_done", metrics_.ranges_run}, {"worker_deaths", worker_deaths_}};
 }
 
 }  // namespace shmpool

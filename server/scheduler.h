@@ -13,6 +13,7 @@
 #include "common/control.h"
 #include "server/dataset_store.h"
 #include "server/job.h"
+#include "server/metrics.h"
 
 namespace shmpool {
 
@@ -31,6 +32,7 @@ public:
     // Validates and plans `spec`, creates its output, queues it. Throws Error.
     Job& submit(const JobSpec& spec);
     Job& get(uint64_t id);  // throws unknown_job
+    Job* find_job(uint64_t id) const;  // nullptr when there is no such job (any more)
     // Ends a job that has not ended: `state` is cancelled or timed_out.
     void cancel(Job& job, ErrorCode code, const std::string& why, JobState state = JobState::cancelled);
     // Cancels the jobs a client waits on (and did not detach) when it disconnects.
@@ -54,9 +56,14 @@ public:
     // Completions reported by the workers since the last call.
     void drain_completions();
 
-    nlohmann::json worker_activity(uint32_t slot) const;  // job, range, ranges_done
+    // job/range: the range the worker runs now, among those handed to it (null when none);
+    // queued: ranges handed to it and not accounted yet; ranges_done.
+    nlohmann::json worker_activity(uint32_t slot) const;
     uint64_t ranges_since_start(uint32_t slot) const { return slots_[slot].ranges_since_start; }
     nlohmann::json stats() const;
+    const SchedulerMetrics& metrics() const { return metrics_; }
+    // Jobs that have not ended (waiting, queued, running), oldest first.
+    std::vector<const Job*> unended_jobs() const;
 
 private:
     struct InFlight {
@@ -74,6 +81,9 @@ private:
     uint64_t checked_range_count(const Plan& plan, uint64_t chunk) const;
     std::vector<std::pair<std::string, DatasetPtr>> resolve_inputs(const Kernel& k, const JobSpec& spec) const;
     void pump();
+    void release_jobs_awaiting_inputs();
+    std::optional<JobError> failed_input(const Job& job) const;
+    bool inputs_sealed(const Job& job) const;
     void start_waiting_jobs();
     void publish(Job& job);
     Job* next_job_with_work();
@@ -82,7 +92,6 @@ private:
     void ring_doorbell(uint32_t slot);
     void account(uint32_t slot, const ctl::DoneMsg& msg);
     bool matches_head(uint32_t slot, const ctl::DoneMsg& msg);
-    Job* find_job(uint64_t id) const;
     void account_ok(Job& job, const ctl::DoneMsg& msg);
     void requeue_after_death(Job& job, uint64_t index, bool was_running, const std::string& how);
     void finish(Job& job, JobState state, std::optional<JobError> error = std::nullopt);
@@ -97,11 +106,14 @@ private:
     std::vector<SlotState> slots_;
     std::map<uint64_t, std::unique_ptr<Job>> jobs_;
     std::set<uint64_t> active_;        // running jobs with ranges to hand out, oldest first
+    std::deque<uint64_t> awaiting_inputs_;  // state waiting: an input is an unsealed job output
+    bool job_ended_since_release_ = false;  // only an ending job can seal or doom an awaited input
     std::deque<uint64_t> waiting_;     // queued jobs waiting for a descriptor slot
     std::deque<uint64_t> finished_;    // ended jobs, oldest first, for pruning
     std::vector<uint32_t> free_job_slots_;
     uint64_t next_job_id_ = 1;
-    uint64_t ranges_total_ = 0, worker_deaths_ = 0;
+    uint64_t worker_deaths_ = 0;
+    SchedulerMetrics metrics_;
     std::function<void(Job&)> end_hook_;
     uint64_t max_ranges_per_worker_ = 0;
     std::function<void(uint32_t)> recycle_;

@@ -42,26 +42,47 @@ void Session::on_read(const boost::system::error_code& ec, size_t n) {
     read_next();
 }
 
-void Session::send(const nlohmann::json& message) {
-    if (!socket_.is_open()) return;
+namespace {
+std::string json_line(const nlohmann::json& message) {
     std::string line = message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     line.push_back('\n');
+    return line;
+}
+}  // namespace
+
+void Session::send(const nlohmann::json& message) { enqueue(json_line(message), {}); }
+
+void Session::send_event(const nlohmann::json& event, const std::string& coalesce_key) {
+    enqueue(json_line(event), coalesce_key);
+}
+
+void Session::enqueue(std::string line, std::string coalesce_key) {
+    if (!socket_.is_open()) return;
+    if (!coalesce_key.empty()) {
+        // The front entry may be mid-write; any later one with the same key is replaced in place.
+        for (size_t i = writing_ ? 1 : 0; i < out_.size(); ++i) {
+            if (out_[i].coalesce_key != coalesce_key) continue;
+            out_bytes_ = out_bytes_ - out_[i].line.size() + line.size();
+            out_[i].line = std::move(line);
+            return;
+        }
+    }
     out_bytes_ += line.size();
-    out_.push_back(std::move(line));
+    out_.push_back({std::move(line), std::move(coalesce_key)});
     write_next();
 }
 
 void Session::write_next() {
     if (writing_ || out_.empty() || !socket_.is_open()) return;
     writing_ = true;
-    boost::asio::async_write(socket_, boost::asio::buffer(out_.front()),
+    boost::asio::async_write(socket_, boost::asio::buffer(out_.front().line),
                              [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
                                  self->writing_ = false;
                                  if (ec) {
                                      self->close();
                                      return;
                                  }
-                                 self->out_bytes_ -= self->out_.front().size();
+                                 self->out_bytes_ -= self->out_.front().line.size();
                                  self->out_.pop_front();
                                  if (self->out_.empty() && self->closing_) {
                                      self->close();

@@ -23,6 +23,10 @@ public:
     Session(Socket socket, size_t max_line, LineHandler on_line, TooLongHandler on_too_long, CloseHandler on_close);
     void start() { read_next(); }
     void send(const nlohmann::json& message);
+    // Sends an event line that replaces an unsent one with the same `coalesce_key`, so a slow
+    // reader holds at most one pending event per key (e.g. the latest progress of a job).
+    void send_event(const nlohmann::json& event, const std::string& coalesce_key);
+    boost::asio::any_io_executor executor() { return socket_.get_executor(); }
     // Stops reading; closes once every queued reply is written.
     void close_after_flush();
     void close();
@@ -35,6 +39,12 @@ private:
     void read_next();
     void on_read(const boost::system::error_code& ec, size_t n);
     void write_next();
+    void enqueue(std::string line, std::string coalesce_key);
+
+    struct Outgoing {
+        std::string line;
+        std::string coalesce_key;  // empty: a reply, never replaced
+    };
 
     Socket socket_;
     size_t max_line_;
@@ -42,7 +52,7 @@ private:
     TooLongHandler on_too_long_;
     CloseHandler on_close_;
     std::string in_;
-    std::deque<std::string> out_;
+    std::deque<Outgoing> out_;
     size_t out_bytes_ = 0;
     bool writing_ = false, reading_ = false, closing_ = false;
     uint64_t id_;

@@ -191,6 +191,7 @@ class Conn:
         self.buf = b""
         self.pending = {}  # id key -> [reply, ...] read while waiting for another id
         self.order = []  # id keys of replies in the order they arrived
+        self.events = []  # event lines ({"event": ...}) in the order they arrived
         self.eof = False
         self._next = 0
 
@@ -249,11 +250,18 @@ class Conn:
         return line
 
     def _read_reply(self, deadline):
-        line = self._read_line(deadline)
-        try:
-            reply = json.loads(line)
-        except ValueError as e:
-            raise AssertionError("daemon sent a line that is not JSON (%s): %r" % (e, line[:500]))
+        """The next reply; event lines read on the way are appended to self.events."""
+        while True:
+            line = self._read_line(deadline)
+            try:
+                reply = json.loads(line)
+            except ValueError as e:
+                raise AssertionError("daemon sent a line that is not JSON (%s): %r" % (e, line[:500]))
+            if isinstance(reply, dict) and "event" in reply:
+                assert "id" in reply and "ok" not in reply, "malformed event: %r" % line[:500]
+                self.events.append(reply)
+                continue
+            break
         assert isinstance(reply, dict) and "id" in reply and "ok" in reply, "malformed reply: %r" % line[:500]
         if self.observer:
             self.observer(reply)
@@ -742,6 +750,34 @@ def run_cli(args, socket_path=None, timeout=120, input=None, env=None, cwd=None)
         e.update(env)
     kw = {} if input is not None else {"stdin": subprocess.DEVNULL}
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input, env=e, cwd=cwd, **kw)
+
+
+def run_cli_tty_stderr(args, socket_path=None, timeout=120):
+    """Runs the shmpool CLI with stderr on a pseudo-terminal and stdout on a pipe, as a user
+    at a terminal piping the output; returns (returncode, stdout text, stderr bytes)."""
+    import pty
+    argv = [SHMPOOL_CLI] + (["--socket", socket_path] if socket_path is not None else []) + list(args)
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        slave = None
+        err = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(master, 1 << 16)
+            except OSError:  # EIO: the child closed the terminal's last descriptor
+                break
+            if not chunk:
+                break
+            err += chunk
+        out = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))[0]
+        return proc.returncode, out.decode("utf-8", "replace"), err
+    finally:
+        os.close(master)
+        if slave is not None:
+            os.close(slave)
 
 
 def mkworkdir():

@@ -23,6 +23,7 @@
 #include "common/segment.h"
 #include "server/dataset_store.h"
 #include "server/job.h"
+#include "server/metrics.h"
 #include "server/scheduler.h"
 
 using namespace shmpool;
@@ -827,4 +828,120 @@ TEST_CASE("submit refuses bad jobs with a stable code and leaves nothing behind"
     CHECK(h.refusal(load_npy) != "unknown_kernel");
     h.serve();
     CHECK(state_of(four) == "done");
+}
+
+// ---- jobs that feed jobs (inputs still being written) ------------------------------------
+
+namespace {
+JobSpec one_input_spec(std::string kernel, std::string input, nlohmann::json params,
+                       std::optional<std::string> output = {}, uint64_t chunk = 0) {
+    JobSpec spec;
+    spec.kernel = std::move(kernel);
+    spec.inputs = {{"x", std::move(input)}};
+    spec.params = std::move(params);
+    spec.output = std::move(output);
+    spec.chunk = chunk;
+    return spec;
+}
+}  // namespace
+
+TEST_CASE("a job whose input is an unsealed job output waits, then runs once it is sealed", "[scheduler][after]") {
+    Harness h({.workers = 2});
+    h.put_points("P", 12, 3);
+    Job& producer = h.submit(Harness::rbf_spec("P", 3, "D"));
+    Job& consumer = h.submit(one_input_spec("reduce", "D", {{"op", "sum"}}, std::nullopt, 4));
+    CHECK(state_of(consumer) == "waiting");
+    CHECK(consumer.n_ranges == 3);  // planned against D's shape at submission
+    CHECK(h.scheduler->stats()["jobs_waiting"] == 1);
+
+    // Until the producer is done, nothing of the consumer is handed out.
+    std::vector<Popped> ran;
+    for (uint32_t s = 0; s < h.n_workers; ++s)
+        for (const RangeMsg& r : h.pop_all(s)) {
+            CHECK(h.job_of(r) == producer.id);
+            ran.push_back({s, h.job_of(r), r});
+        }
+    CHECK(state_of(consumer) == "waiting");
+    for (const Popped& p : ran) h.report(p.slot, p.msg);
+    h.drain();
+    auto rest = h.serve();
+    CHECK(state_of(producer) == "done");
+    CHECK(state_of(consumer) == "done");
+    auto counts = index_counts(rest, consumer.id);
+    CHECK(counts.size() == 3);
+    for (const auto& [index, n] : counts) CHECK(n == 1);
+    CHECK(consumer.ranges_done == 3);
+}
+
+TEST_CASE("a failed or cancelled producer fails the jobs waiting on it, down the chain", "[scheduler][after]") {
+    Harness h({.workers = 2});
+    h.put_points("P", 8, 2);
+    Job& producer = h.submit(Harness::rbf_spec("P", 2, "D"));
+    Job& middle = h.submit(one_input_spec("map", "D", {{"op", "square"}}, "E"));
+    Job& tail = h.submit(one_input_spec("map", "E", {{"op", "square"}}, "F"));
+    CHECK(state_of(middle) == "waiting");
+    CHECK(state_of(tail) == "waiting");
+
+    h.scheduler->cancel(producer, ErrorCode::cancelled, "test cancels the producer");
+    CHECK(state_of(middle) == "failed");
+    CHECK(error_code_of(middle) == "dependency_failed");
+    CHECK(error_message_of(middle).find("job " + std::to_string(producer.id)) != std::string::npos);
+    CHECK(error_message_of(middle).find("cancelled") != std::string::npos);
+    CHECK(state_of(tail) == "failed");
+    CHECK(error_code_of(tail) == "dependency_failed");
+    CHECK(h.dataset_names() == std::set<std::string>{"P"});  // D, E, F are gone
+    h.serve();  // the producer's dispatched ranges come back as late completions
+    CHECK(h.scheduler->idle());
+    CHECK(h.scheduler->metrics().jobs_failed == 2);
+    CHECK(h.scheduler->metrics().jobs_cancelled == 1);
+}
+
+TEST_CASE("a waiting job can be cancelled; its producer runs on", "[scheduler][after]") {
+    Harness h({.workers = 2});
+    h.put_points("P", 8, 2);
+    Job& producer = h.submit(Harness::rbf_spec("P", 2, "D"));
+    Job& consumer = h.submit(Harness::rbf_spec("D", 2, "G"));  // D is 8x8: fine as points
+    CHECK(state_of(consumer) == "waiting");
+    h.scheduler->cancel(consumer, ErrorCode::cancelled, "not needed");
+    CHECK(state_of(consumer) == "cancelled");
+    h.serve();
+    CHECK(state_of(producer) == "done");
+    CHECK(h.dataset_names() == std::set<std::string>{"D", "P"});
+}
+
+// ---- metrics -----------------------------------------------------------------------------
+
+TEST_CASE("the latency histogram counts each job once, cumulatively, bounds inclusive", "[metrics]") {
+    LatencyHistogram hist;
+    for (double s : {0.0, 0.001, 0.0011, 0.7, 5.0, 9999.0, -1.0}) hist.observe(s);
+    nlohmann::json j = hist.to_json();
+    REQUIRE(j["buckets"].size() == LatencyHistogram::kBounds.size() + 1);
+    CHECK(j["buckets"][0]["le"] == 0.001);
+    CHECK(j["buckets"][0]["count"] == 3);  // 0, 0.001 (inclusive) and -1 clamped to 0
+    CHECK(j["buckets"][1]["count"] == 4);  // + 0.0011 under 0.005
+    uint64_t previous = 0;
+    for (const auto& b : j["buckets"]) {
+        CHECK(b["count"].get<uint64_t>() >= previous);
+        previous = b["count"].get<uint64_t>();
+    }
+    CHECK(j["buckets"].back()["le"] == "+Inf");
+    CHECK(j["buckets"].back()["count"] == 7);
+    CHECK(j["buckets"][LatencyHistogram::kBounds.size() - 1]["count"] == 6);  // 9999 s only in +Inf
+    CHECK(j["count"] == 7);
+    CHECK(j["sum"].get<double>() == Approx(0.001 + 0.0011 + 0.7 + 5.0 + 9999.0));
+}
+
+TEST_CASE("scheduler metrics count submissions, outcomes, ranges and duplicates", "[metrics]") {
+    Harness h({.workers = 2});
+    Job& ok = h.submit_noop(6, 1);
+    Job& cancelled = h.submit_noop(4, 1);
+    h.scheduler->cancel(cancelled, ErrorCode::cancelled, "test");
+    h.serve();
+    const SchedulerMetrics& m = h.scheduler->metrics();
+    CHECK(state_of(ok) == "done");
+    CHECK(m.jobs_submitted == 2);
+    CHECK(m.jobs_done == 1);
+    CHECK(m.jobs_cancelled == 1);
+    CHECK(m.ranges_run >= 6);
+    CHECK(m.job_latency_s.count() == 2);
 }
