@@ -63,7 +63,7 @@ std::string read_npy_prefix(int fd, const std::string& path) {
 }
 
 NpyHeader read_npy_header(const std::string& path) {
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) throw Error(ErrorCode::io_error, sys_error_text("open", "opening '" + path + "'", errno));
     struct stat st {};
     try {
@@ -82,7 +82,8 @@ NpyHeader read_npy_header(const std::string& path) {
     }
 }
 
-void put_from_file(const Call& c, const std::string& name, const std::string& path) {
+void put_from_file(const Call& c, const std::string& name, const std::string& asked) {
+    std::string path = c.daemon->paths().resolve_existing(asked);
     NpyHeader h = read_npy_header(path);
     ArrayMeta meta{h.dtype, h.shape};
     JobSpec spec{"_load_npy", {}, meta_params(meta), copy_chunk(meta), name};
@@ -172,12 +173,12 @@ void handle_dataset_get(const Call& c) {
 
 void handle_dataset_save(const Call& c) {
     DatasetPtr ds = c.daemon->store().find(require_string(c.args(), "name"));
-    std::string path = require_string(c.args(), "file");
+    std::string path = c.daemon->paths().resolve_new(require_string(c.args(), "file"));
     if (!ds->sealed) throw Error(ErrorCode::dataset_busy, "dataset '" + ds->name + "' is still being written");
     std::string header = format_npy_header(ds->meta.dtype, ds->meta.shape);
     static uint64_t counter = 0;
     std::string tmp = path + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
-    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) throw Error(ErrorCode::io_error, sys_error_text("open", "creating '" + tmp + "'", errno));
     int err = 0;
     if (pwrite(fd, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size())) err = errno ? errno : EIO;

@@ -21,6 +21,14 @@ struct Flags {
     bool exit_now = false;
 };
 
+// "0640" -> 0640; only permission bits, never set-id or sticky bits.
+unsigned parse_mode(const std::string& text, const char* flag) {
+    size_t end = 0;
+    unsigned long mode = std::stoul(text, &end, 8);
+    if (end != text.size() || mode > 0777) throw std::invalid_argument(std::string("--") + flag + " wants an octal mode up to 0777");
+    return static_cast<unsigned>(mode);
+}
+
 Flags parse_flags(int argc, char** argv) {
     Flags f;
     double shutdown_timeout_s = 10, cancel_grace_s = 2;
@@ -46,6 +54,20 @@ Flags parse_flags(int argc, char** argv) {
         "enable-test-kernels", po::bool_switch(&f.daemon.test_kernels), "accept the `fault` kernel (fault tests only)")(
         "kernel-dir", po::value(&f.daemon.kernel_dir), "load kernel plugins (*.so) from DIR (see docs/plugins.md)")(
         "log-level", po::value(&log_level)->default_value("info"), "debug, info, warn or error");
+    // Security and limits (docs/security.md): one block, one option per line.
+    std::string socket_mode = "0660", segment_mode = "0600";
+    double idle_timeout_s = 30;
+    desc.add_options()
+        ("allow-users", po::value(&f.daemon.allow_users), "comma list of users (names or uids) that may connect, besides the daemon's own uid and root")
+        ("allow-groups", po::value(&f.daemon.allow_groups), "comma list of groups (names or gids) whose members may connect")
+        ("allow-dir", po::value(&f.daemon.allow_dirs)->composing(), "directory dataset.put/save may use by path (repeat; none: no file paths)")
+        ("socket-mode", po::value(&socket_mode)->default_value("0660"), "octal mode of the socket file")
+        ("segment-mode", po::value(&segment_mode)->default_value("0600"), "octal mode of dataset segments in /dev/shm")
+        ("max-connections", po::value(&f.daemon.max_connections)->default_value(256), "clients served at once")
+        ("max-datasets", po::value(&f.daemon.max_datasets)->default_value(4096), "datasets the instance may hold (0: no limit)")
+        ("max-dataset-bytes", po::value(&f.daemon.max_dataset_bytes)->default_value(1ull << 40), "bytes of one dataset or job output")
+        ("max-ranges", po::value(&f.daemon.max_ranges)->default_value(1ull << 24), "ranges one job may be split into")
+        ("idle-timeout", po::value(&idle_timeout_s)->default_value(30), "seconds a partial request line may wait for its end (0: forever)");
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, desc), vm);
     po::notify(vm);
@@ -56,6 +78,9 @@ Flags parse_flags(int argc, char** argv) {
         std::cout << "shmpoold " SHMPOOL_VERSION "\n";
         f.exit_now = true;
     }
+    f.daemon.socket_mode = parse_mode(socket_mode, "socket-mode");
+    f.daemon.segment_mode = parse_mode(segment_mode, "segment-mode");
+    f.daemon.idle_timeout = std::chrono::milliseconds(static_cast<int64_t>(idle_timeout_s * 1000));
     f.daemon.shutdown_timeout = std::chrono::milliseconds(static_cast<int64_t>(shutdown_timeout_s * 1000));
     f.daemon.cancel_grace = std::chrono::milliseconds(static_cast<int64_t>(cancel_grace_s * 1000));
     set_log_level(log_level == "debug" ? LogLevel::debug : log_level == "warn" ? LogLevel::warn

@@ -341,8 +341,9 @@ class Daemon:
 
     # ---- lifecycle
     def argv(self):
+        # the test's private dir is the one directory file paths may name (docs/security.md)
         return [SHMPOOLD, "--instance", self.instance, "--socket", self.socket_path,
-                "--workers", str(self.workers_n), "--foreground"] + self.extra_args
+                "--workers", str(self.workers_n), "--foreground", "--allow-dir", self.workdir] + self.extra_args
 
     def spawn(self):
         assert os.access(SHMPOOLD, os.X_OK), "no shmpoold at %s (set SHMPOOLD)" % SHMPOOLD

@@ -171,8 +171,9 @@ def test_dataset_get_over_limit_and_save_errors(daemon, workdir):
     h.expect_error(c.call("dataset.get", name="huge"), "too_large")
     h.expect_error(c.call("dataset.save", name="huge", file=os.path.join(workdir, "no", "such", "dir.npy")),
                    "io_error")
-    h.expect_error(c.call("dataset.save", name="huge", file=workdir), "io_error")  # a directory
-    h.expect_error(c.call("dataset.save", name="huge", file="/proc/version"), "io_error")
+    os.mkdir(os.path.join(workdir, "a_dir"))
+    h.expect_error(c.call("dataset.save", name="huge", file=os.path.join(workdir, "a_dir")), "io_error")
+    h.expect_error(c.call("dataset.save", name="huge", file="/proc/version"), "path_not_allowed")
     assert c.ok("ping")["pong"] is True
 
 

@@ -38,7 +38,7 @@ void transfer_all(Op op, const char* what, uint64_t n, uint64_t offset) {
 class FileRun : public KernelRun {
 public:
     FileRun(const std::string& path, int flags, uint64_t offset, char* mem, const char* cmem, uint64_t row)
-        : fd_(open(path.c_str(), flags | O_CLOEXEC)), offset_(offset), mem_(mem), cmem_(cmem), row_(row) {
+        : fd_(open(path.c_str(), flags | O_CLOEXEC | O_NOFOLLOW)), offset_(offset), mem_(mem), cmem_(cmem), row_(row) {
         if (fd_ < 0) throw KernelError(sys_error_text("open", "opening " + path, errno));
     }
     ~FileRun() override { close(fd_); }
