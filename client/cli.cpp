@@ -1,5 +1,9 @@
 // The shmpool command-line tool: parse argv, send one request to shmpoold, print the reply.
 // Exit status: 0 ok, 1 the daemon answered with an error, 2 usage error, 3 connection trouble.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -7,6 +11,7 @@
 #include "client/cli_print.h"
 #include "client/client.h"
 #include "client/command.h"
+#include "common/error.h"
 
 namespace {
 
@@ -45,14 +50,27 @@ int show_reply(const Command& cmd, const nlohmann::json& reply) {
     return kExitOk;
 }
 
-int execute(const Command& cmd) {
+int send_and_show(const Command& cmd, int pass_fd) {
     try {
         Client client(cmd.socket);
-        return show_reply(cmd, client.request(cmd.request));
+        return show_reply(cmd, client.request(cmd.request, pass_fd));
     } catch (const ConnectError& e) {
         std::cerr << "shmpool: " << one_line(e.what()) << "\n";
         return kExitConnect;
     }
+}
+
+// `put --fd-from FILE` opens FILE here, with the user's own rights, and passes the open file.
+int execute(const Command& cmd) {
+    int fd = -1;
+    if (!cmd.fd_from.empty() && (fd = open(cmd.fd_from.c_str(), O_RDONLY | O_CLOEXEC)) < 0) {
+        std::cerr << "shmpool: " << cmd.name << ": "
+                  << sys_error_text("open", "opening '" + cmd.fd_from + "' to pass it", errno) << "\n";
+        return kExitUsage;
+    }
+    int status = send_and_show(cmd, fd);
+    if (fd >= 0) close(fd);
+    return status;
 }
 
 int run(const std::vector<std::string>& args) {

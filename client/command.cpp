@@ -163,6 +163,7 @@ Command parse_request(const CommandSpec& spec, const std::vector<std::string>& w
     Command cmd;
     cmd.name = spec.name;
     cmd.request = for_command(spec, [&] { return build_request(spec, vm); });
+    if (vm.count("fd-from")) cmd.fd_from = vm["fd-from"].as<std::string>();
     set_connection(cmd, global, vm);
     return cmd;
 }

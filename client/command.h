@@ -30,6 +30,7 @@ struct Command {
     nlohmann::json request;  // {"verb": ..., arguments} without id (Action::request only)
     Output output = Output::human;
     std::string socket;      // socket path to connect to (Action::request only)
+    std::string fd_from;     // a file the CLI opens and passes with the request (put --fd-from)
     std::string text;        // what to print (Action::help and Action::version)
 };
 

@@ -592,6 +592,23 @@ def put_shm(conn, name, arr, dtype=None, shape=None):
         os.unlink(path)
 
 
+def put_fd(conn, name, fd):
+    """dataset.put of the .npy file open as fd, passed (SCM_RIGHTS) with the request; returns the reply."""
+    rid = conn.new_id()
+    line = json.dumps({"id": rid, "verb": "dataset.put", "name": name, "fd": True}).encode() + b"\n"
+    conn.sock.settimeout(conn.timeout)
+    assert socket.send_fds(conn.sock, [line], [fd]) == len(line)
+    return conn.recv_reply(rid)
+
+
+def npy_memfd(arr):
+    """A memfd holding arr as an .npy file (the caller closes it)."""
+    fd = os.memfd_create("shmpool-test-npy", os.MFD_CLOEXEC)
+    with os.fdopen(os.dup(fd), "wb") as f:
+        np.save(f, np.ascontiguousarray(arr))
+    return fd
+
+
 def put_inline(conn, name, arr):
     """dataset.put with inline JSON data; returns the reply (not asserted)."""
     return conn.call("dataset.put", name=name, data=arr.tolist(), dtype=str(arr.dtype))

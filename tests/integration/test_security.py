@@ -1,6 +1,7 @@
 """Security and hostile input against the real daemon: who may connect (SO_PEERCRED, checked by
 running a client as `nobody`), which paths a client may name, every limit's own error code."""
 
+import json
 import os
 import socket
 import subprocess
@@ -40,7 +41,6 @@ def run_as_nobody(socket_path):
     res = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3",
                           "-c", NOBODY_CLIENT, socket_path], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, "client as nobody failed: %s" % res.stderr
-    import json
     return [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
 
 
@@ -117,16 +117,80 @@ def test_paths_outside_the_allowed_dirs_are_refused(daemon, workdir, outside_dir
 
 
 def test_no_allowed_dir_means_no_paths(daemon_factory, workdir):
-    d = daemon_factory.new(start=False)
-    d.argv = lambda: [h.SHMPOOLD, "--instance", d.instance, "--socket", d.socket_path, "--workers", "1",
-                      "--foreground"]
-    d.start()
+    d = no_path_daemon(daemon_factory)
     path = os.path.join(workdir, "x.npy")
     np.save(path, np.zeros(3))
     c = d.conn()
     h.expect_error(c.call("dataset.put", name="X", file=path), "path_not_allowed")
     h.expect_ok(h.put_inline(c, "X", np.zeros(3)))
     h.expect_error(c.call("dataset.save", name="X", file=path + ".out"), "path_not_allowed")
+
+
+def no_path_daemon(daemon_factory):
+    """A daemon with no --allow-dir: no file path is allowed at all."""
+    d = daemon_factory.new(start=False)
+    d.argv = lambda: [h.SHMPOOLD, "--instance", d.instance, "--socket", d.socket_path, "--workers", "2",
+                      "--foreground"]
+    return d.start()
+
+
+def test_passed_memfd_loads_without_any_path(daemon_factory, outside_dir):
+    d = no_path_daemon(daemon_factory)
+    c = d.conn()
+    arr = h.rng(3).standard_normal((1000, 7))
+    fd = h.npy_memfd(arr)
+    try:
+        info = h.expect_ok(h.put_fd(c, "M", fd))
+    finally:
+        os.close(fd)
+    assert info["shape"] == [1000, 7] and info["dtype"] == "float64", info
+    np.testing.assert_array_equal(h.read_dataset(info), arr)
+    # a file the client opened itself, outside any allowed directory, goes the same way
+    path = os.path.join(outside_dir, "mine.npy")
+    ints = np.arange(24, dtype=np.int32).reshape(2, 3, 4)
+    np.save(path, ints)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        np.testing.assert_array_equal(h.read_dataset(h.expect_ok(h.put_fd(c, "F", fd))), ints)
+        # a refused request still consumes its descriptor: the next one gets its own
+        h.expect_error(h.put_fd(c, "bad/name", fd), "bad_name")
+        h.expect_error(c.call("dataset.put", name="N", fd=True), "bad_request")  # nothing passed
+    finally:
+        os.close(fd)
+    h.expect_error(c.call("dataset.put", name="P", file=path), "path_not_allowed")
+
+
+def test_cli_put_fd_from(daemon_factory, outside_dir):
+    d = no_path_daemon(daemon_factory)
+    path = os.path.join(outside_dir, "cli.npy")
+    arr = np.arange(10, dtype=np.float32)
+    np.save(path, arr)
+    res = h.run_cli(["--json", "put", "--fd-from", path, "--name", "C"], socket_path=d.socket_path)
+    assert res.returncode == 0, res.stderr
+    info = h.expect_ok(json.loads(res.stdout))
+    np.testing.assert_array_equal(h.read_dataset(info), arr)
+    res = h.run_cli(["put", "--fd-from", os.path.join(outside_dir, "missing.npy"), "--name", "D"],
+                    socket_path=d.socket_path)
+    assert res.returncode == 2 and "open() failed" in res.stderr, (res.returncode, res.stderr)
+    res = h.run_cli(["put", path, "--name", "E"], socket_path=d.socket_path)  # by path: refused
+    assert res.returncode == 1 and "path_not_allowed" in res.stderr, (res.returncode, res.stderr)
+
+
+def test_passed_descriptor_that_is_not_npy(daemon, workdir):
+    c = daemon.conn()
+    fd = os.memfd_create("junk")
+    try:
+        os.write(fd, b"not an npy file at all")
+        h.expect_error(h.put_fd(c, "J", fd), ("io_error", "bad_request"))
+        r, w = os.pipe()
+        try:
+            h.expect_error(h.put_fd(c, "J", r), "io_error")
+        finally:
+            os.close(r)
+            os.close(w)
+    finally:
+        os.close(fd)
+    assert c.ok("dataset.list")["datasets"] == []
 
 
 def test_segments_are_owner_only_by_default_and_configurable(daemon_factory):
