@@ -12,6 +12,8 @@ PACKAGES=(
   libopenblas-serial-dev             # dense kernels: single-threaded BLAS, one per worker
   python3 python3-numpy python3-scipy python3-pytest   # integration tests' references and runner
   procps                             # ps/pgrep for leak checks
+  clang libclang-rt-14-dev           # libFuzzer targets (scripts/fuzz.sh)
+  util-linux                         # setpriv: the security tests run a client as nobody
 )
 
 missing=()
