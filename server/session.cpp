@@ -36,23 +36,31 @@ void Session::read_next() {
                        [self = shared_from_this()](const boost::system::error_code& ec) { self->on_readable(ec); });
 }
 
-// Hands every complete buffered line to the router while replies stay under the high-water mark.
+// Hands every complete buffered line to the router while replies stay under the high-water
+// mark; the handed lines leave the buffer in one erase. False: stop reading for now.
 bool Session::deliver_lines() {
+    size_t start = 0;
+    bool read_more = false;
     while (!closing_ && socket_.is_open() && out_bytes_ <= kHighWater) {
-        size_t newline = in_.find('\n');
-        if ((newline == std::string::npos ? in_.size() : newline) > max_line_) {
+        size_t newline = in_.find('\n', start);
+        size_t length = (newline == std::string::npos ? in_.size() : newline) - start;
+        if (length > max_line_) {
             on_too_long_(shared_from_this());
             close_after_flush();
-            return false;
+            break;
         }
-        if (newline == std::string::npos) return true;
-        std::string line = in_.substr(0, newline);
-        in_.erase(0, newline + 1);  // more lines may already follow in the buffer
+        if (newline == std::string::npos) {
+            read_more = true;
+            break;
+        }
+        std::string line = in_.substr(start, length);
+        start = newline + 1;
         partial_seen_ = 0;
         if (!line.empty() && line.back() == '\r') line.pop_back();
         on_line_(shared_from_this(), line);
     }
-    return false;
+    in_.erase(0, start);
+    return read_more;
 }
 
 void Session::on_readable(const boost::system::error_code& ec) {

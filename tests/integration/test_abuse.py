@@ -2,7 +2,6 @@
 opened and dropped, binary garbage, deep JSON, a client that never reads. Each is answered or
 closed with bounded daemon memory while a well-behaved client's pings keep being answered."""
 
-import os
 import socket
 import threading
 import time

@@ -3,7 +3,6 @@ running a client as `nobody`), which paths a client may name, every limit's own 
 
 import json
 import os
-import socket
 import subprocess
 import tempfile
 
