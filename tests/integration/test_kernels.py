@@ -178,7 +178,7 @@ def test_dataset_get_over_limit_and_save_errors(daemon, workdir):
 
 
 def test_socket_mode_and_introspection(daemon):
-    assert h.file_mode(daemon.socket_path) == 0o600, "socket mode %o" % h.file_mode(daemon.socket_path)
+    assert h.file_mode(daemon.socket_path) == 0o660, "socket mode %o" % h.file_mode(daemon.socket_path)
     c = daemon.conn()
     pong = c.ok("ping")
     assert pong["instance"] == daemon.instance and pong["pid"] == daemon.pid and isinstance(pong["version"], str)
