@@ -47,7 +47,7 @@ struct DaemonOptions {
     std::vector<std::string> allow_dirs;    // directories dataset.put/save may use by path (none: no paths)
     unsigned socket_mode = 0660;
     unsigned segment_mode = 0600;
-    uint32_t max_connections = 256;
+    uint32_t max_connections = 512;
     uint64_t max_datasets = 4096;
     uint64_t max_ranges = 1ull << 24;
     std::chrono::milliseconds idle_timeout{30000};  // for a partial request line

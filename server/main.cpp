@@ -63,7 +63,7 @@ Flags parse_flags(int argc, char** argv) {
         ("allow-dir", po::value(&f.daemon.allow_dirs)->composing(), "directory dataset.put/save may use by path (repeat; none: no file paths)")
         ("socket-mode", po::value(&socket_mode)->default_value("0660"), "octal mode of the socket file")
         ("segment-mode", po::value(&segment_mode)->default_value("0600"), "octal mode of dataset segments in /dev/shm")
-        ("max-connections", po::value(&f.daemon.max_connections)->default_value(256), "clients served at once")
+        ("max-connections", po::value(&f.daemon.max_connections)->default_value(512), "clients served at once")
         ("max-datasets", po::value(&f.daemon.max_datasets)->default_value(4096), "datasets the instance may hold (0: no limit)")
         ("max-dataset-bytes", po::value(&f.daemon.max_dataset_bytes)->default_value(1ull << 40), "bytes of one dataset or job output")
         ("max-ranges", po::value(&f.daemon.max_ranges)->default_value(1ull << 24), "ranges one job may be split into")
