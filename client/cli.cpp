@@ -1,7 +1,9 @@
 // The shmpool command-line tool: parse argv, send one request to shmpoold, print the reply.
 // Exit status: 0 ok, 1 the daemon answered with an error, 2 usage error, 3 connection trouble.
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <iostream>
 #include <string>
@@ -12,6 +14,7 @@
 #include "client/cli_top.h"
 #include "client/command.h"
 #include "client/progress_bar.h"
+#include "common/error.h"
 
 namespace {
 
@@ -58,8 +61,8 @@ bool waits_for_job(const nlohmann::json& request) {
 
 // On a terminal, a waiting request asks for progress events and draws them on stderr, one
 // line redrawn in place and erased before the reply is printed. Elsewhere nothing changes.
-nlohmann::json request_with_progress(Client& client, nlohmann::json request) {
-    if (!waits_for_job(request) || !isatty(STDERR_FILENO)) return client.request(std::move(request));
+nlohmann::json request_with_progress(Client& client, nlohmann::json request, int pass_fd) {
+    if (!waits_for_job(request) || !isatty(STDERR_FILENO)) return client.request(std::move(request), pass_fd);
     request["progress"] = true;
     ProgressBar bar;
     auto start = std::chrono::steady_clock::now();
@@ -68,16 +71,16 @@ nlohmann::json request_with_progress(Client& client, nlohmann::json request) {
         double now = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         std::cerr << "\r" << bar.line(event, now) << "\033[K" << std::flush;
     });
-    nlohmann::json reply = client.request(std::move(request));
+    nlohmann::json reply = client.request(std::move(request), pass_fd);
     std::cerr << "\r\033[K" << std::flush;
     return reply;
 }
 
-int execute(const Command& cmd) {
+int send_and_show(const Command& cmd, int pass_fd) {
     try {
         Client client(cmd.socket);
         if (cmd.name == "top") return run_top(client, cmd);
-        return show_reply(cmd, request_with_progress(client, cmd.request));
+        return show_reply(cmd, request_with_progress(client, cmd.request, pass_fd));
     } catch (const ConnectError& e) {
         std::cerr << "shmpool: " << one_line(e.what()) << "\n";
         return kExitConnect;
@@ -85,6 +88,19 @@ int execute(const Command& cmd) {
         std::cerr << "shmpool: " << e.code() << ": " << one_line(e.what()) << "\n";
         return kExitRemote;
     }
+}
+
+// `put --fd-from FILE` opens FILE here, with the user's own rights, and passes the open file.
+int execute(const Command& cmd) {
+    int fd = -1;
+    if (!cmd.fd_from.empty() && (fd = open(cmd.fd_from.c_str(), O_RDONLY | O_CLOEXEC)) < 0) {
+        std::cerr << "shmpool: " << cmd.name << ": "
+                  << sys_error_text("open", "opening '" + cmd.fd_from + "' to pass it", errno) << "\n";
+        return kExitUsage;
+    }
+    int status = send_and_show(cmd, fd);
+    if (fd >= 0) close(fd);
+    return status;
 }
 
 int run(const std::vector<std::string>& args) {

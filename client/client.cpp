@@ -34,14 +34,14 @@ std::string Client::socket_for(std::optional<std::string> socket, std::optional<
     return default_socket_path(name);
 }
 
-nlohmann::json Client::send(nlohmann::json req) {
+nlohmann::json Client::send(nlohmann::json req, int pass_fd) {
     if (!req.is_object()) throw std::invalid_argument("a request must be a JSON object");
     while (!req.contains("id") && in_flight_.count(next_id_)) ++next_id_;
     if (!req.contains("id")) req["id"] = next_id_++;
     const nlohmann::json id = req["id"];
     if (in_flight_.count(id)) throw std::invalid_argument("request id " + id.dump() + " is already in flight");
     try {
-        socket_.write_line(req.dump());
+        socket_.write_line(req.dump(), pass_fd);
     } catch (const ConnectError&) {
         if (!take_refusal(id)) throw;
     }
@@ -82,7 +82,7 @@ nlohmann::json Client::read_reply(const nlohmann::json& id) {
     }
 }
 
-nlohmann::json Client::request(nlohmann::json req) { return receive(send(std::move(req))); }
+nlohmann::json Client::request(nlohmann::json req, int pass_fd) { return receive(send(std::move(req), pass_fd)); }
 
 nlohmann::json reply_result(const nlohmann::json& reply) {
     if (reply.contains("ok") && reply["ok"] == true) return reply.value("result", nlohmann::json::object());
@@ -103,6 +103,10 @@ nlohmann::json Client::workers() { return result_of(requests::workers()); }
 nlohmann::json Client::stats() { return result_of(requests::stats()); }
 nlohmann::json Client::kernels() { return result_of(requests::kernels()); }
 nlohmann::json Client::shutdown() { return result_of(requests::shutdown()); }
+
+nlohmann::json Client::put_fd(const std::string& name, int fd) {
+    return reply_result(request(requests::put_fd(name), fd));
+}
 
 nlohmann::json Client::put_file(const std::string& name, const std::string& path) {
     return result_of(requests::put_file(name, path));

@@ -33,8 +33,9 @@ public:
     const std::string& socket_path() const { return socket_.path(); }
 
     // Sends one request (a fresh integer id is assigned when it has none); returns its id.
+    // `pass_fd` >= 0 is passed with it (SCM_RIGHTS; the caller keeps its own copy).
     // Throws std::invalid_argument for a non-object or an id already in flight.
-    nlohmann::json send(nlohmann::json req);
+    nlohmann::json send(nlohmann::json req, int pass_fd = -1);
     // Reads until the reply to the sent request `id` arrives. Replies to other requests in flight
     // are kept for their own receive(); events (lines with an "event" key) go to the event
     // handler as they are read; replies to no request in flight are skipped.
@@ -42,7 +43,7 @@ public:
     // Called with every event line read (e.g. {"event": "progress", ...}); none: events are skipped.
     void on_event(std::function<void(const nlohmann::json&)> handler) { on_event_ = std::move(handler); }
     // send + receive: the whole reply object, ok or not.
-    nlohmann::json request(nlohmann::json req);
+    nlohmann::json request(nlohmann::json req, int pass_fd = -1);
     // request({"verb": verb, ...args}); returns `result`, or throws RemoteError.
     nlohmann::json call(std::string verb, nlohmann::json args = nlohmann::json::object());
 
@@ -55,6 +56,8 @@ public:
 
     // Datasets. Paths are sent absolute. Each returns the verb's result (see protocol.md).
     nlohmann::json put_file(const std::string& name, const std::string& path);
+    // The .npy file open as `fd`, passed to the daemon: it needs no path and no --allow-dir.
+    nlohmann::json put_fd(const std::string& name, int fd);
     nlohmann::json put_shm(const std::string& name, const std::string& shm_name, const std::string& dtype,
                            const std::vector<uint64_t>& shape);
     nlohmann::json put_data(const std::string& name, const nlohmann::json& data,

@@ -172,6 +172,7 @@ Command parse_request(const CommandSpec& spec, const std::vector<std::string>& w
     cmd.name = spec.name;
     cmd.request = for_command(spec, [&] { return build_request(spec, vm); });
     if (spec.settings) cmd.settings = for_command(spec, [&] { return spec.settings(Args(vm)); });
+    if (vm.count("fd-from")) cmd.fd_from = vm["fd-from"].as<std::string>();
     set_connection(cmd, global, vm);
     return cmd;
 }

@@ -32,6 +32,8 @@ namespace {
 void put_options(po::options_description& d) {
     d.add_options()
         ("name", po::value<std::string>()->value_name("NAME")->required(), "name of the new dataset")
+        ("fd-from", po::value<std::string>()->value_name("FILE.npy"),
+         "open FILE.npy here and pass the open file to the daemon (no path crosses; no --allow-dir needed)")
         ("shm", po::value<std::string>()->value_name("SHM_NAME"),
          "copy a POSIX shared-memory object you created (e.g. /myarray) instead of a file")
         ("dtype", po::value<std::string>()->value_name("T"),
@@ -51,8 +53,10 @@ void run_options(po::options_description& d) {
 }
 
 nlohmann::json build_put(const Args& a) {
-    std::optional<std::string> file = a.opt("file"), shm = a.opt("shm");
+    std::optional<std::string> file = a.opt("file"), shm = a.opt("shm"), fd_from = a.opt("fd-from");
     bool shm_args = a.opt("dtype") || a.opt("shape");
+    if (fd_from && (file || shm || shm_args)) throw UsageError("give --fd-from FILE.npy alone, without FILE.npy or --shm");
+    if (fd_from) return requests::put_fd(a.str("name"));
     if (file && (shm || shm_args)) throw UsageError("give FILE.npy or --shm/--dtype/--shape, not both");
     if (file) return requests::put_file(a.str("name"), *file);
     if (!shm) throw UsageError("missing FILE.npy or --shm SHM_NAME");
@@ -118,9 +122,10 @@ std::vector<CommandSpec> make_specs() {
          [](const Args&) { return requests::kernels(); }},
         {"shutdown", "", "stop the daemon", "shmpool --instance test shutdown", {}, nullptr,
          [](const Args&) { return requests::shutdown(); }},
-        {"put", "FILE.npy --name NAME | --shm SHM_NAME --dtype T --shape A,B[,C,D] --name NAME",
-         "store an array as a new dataset, from a .npy file or a shared-memory object",
-         "shmpool put points.npy --name P\nshmpool put --shm /myarray --dtype float64 --shape 4000,64 --name X",
+        {"put", "FILE.npy --name NAME | --fd-from FILE.npy --name NAME | --shm SHM_NAME --dtype T --shape A,B[,C,D] --name NAME",
+         "store an array as a new dataset, from a .npy file (by path or passed open) or a shared-memory object",
+         "shmpool put points.npy --name P\nshmpool put --fd-from points.npy --name P\n"
+         "shmpool put --shm /myarray --dtype float64 --shape 4000,64 --name X",
          {{"file", "FILE.npy", false}}, put_options, build_put},
         {"ls", "", "list the datasets", "shmpool ls", {}, nullptr, [](const Args&) { return requests::list(); }},
         {"info", "NAME", "describe a dataset", "shmpool info P", {kName}, nullptr,

@@ -74,11 +74,39 @@ void LineSocket::close_fd() {
     fd_ = -1;
 }
 
-void LineSocket::write_line(std::string_view line) {
+namespace {
+
+// sendmsg of `data` with `fd` attached (SCM_RIGHTS); returns what sendmsg returns.
+ssize_t send_with_fd(int sock, const std::string& data, int fd) {
+    iovec iov{const_cast<char*>(data.data()), data.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    return ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+}
+
+}  // namespace
+
+void LineSocket::write_line(std::string_view line, int pass_fd) {
     std::string framed;
     framed.reserve(line.size() + 1);
     framed.append(line).push_back('\n');
     size_t sent = 0;
+    while (pass_fd >= 0) {  // the descriptor goes with the first bytes, exactly once
+        ssize_t n = send_with_fd(fd_, framed, pass_fd);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw ConnectError("connection to " + path_ + " lost: " + std::strerror(errno));
+        sent = static_cast<size_t>(n);
+        pass_fd = -1;
+    }
     while (sent < framed.size()) {
         ssize_t n = ::send(fd_, framed.data() + sent, framed.size() - sent, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;

@@ -19,8 +19,9 @@ public:
     LineSocket& operator=(const LineSocket&) = delete;
 
     const std::string& path() const { return path_; }
-    // Sends `line` plus '\n'. Throws ConnectError if the connection is lost.
-    void write_line(std::string_view line);
+    // Sends `line` plus '\n'; with `pass_fd` >= 0 that descriptor travels with the line's first
+    // bytes (SCM_RIGHTS). Throws ConnectError if the connection is lost.
+    void write_line(std::string_view line, int pass_fd = -1);
     // The next line without its '\n'. Throws ConnectError on EOF, error or a line over max_line.
     std::string read_line();
 

@@ -40,6 +40,8 @@ nlohmann::json put_file(const std::string& name, const std::string& path) {
     return make("dataset.put", {{"name", name}, {"file", absolute_path(path)}});
 }
 
+nlohmann::json put_fd(const std::string& name) { return make("dataset.put", {{"name", name}, {"fd", true}}); }
+
 nlohmann::json put_shm(const std::string& name, const std::string& shm_name, const std::string& dtype,
                        const std::vector<uint64_t>& shape) {
     return make("dataset.put", {{"name", name}, {"shm", shm_name}, {"dtype", dtype}, {"shape", shape}});

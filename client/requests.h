@@ -37,6 +37,7 @@ nlohmann::json kernels();
 nlohmann::json shutdown();
 
 nlohmann::json put_file(const std::string& name, const std::string& path);
+nlohmann::json put_fd(const std::string& name);  // the descriptor is sent with the request
 nlohmann::json put_shm(const std::string& name, const std::string& shm_name, const std::string& dtype,
                        const std::vector<uint64_t>& shape);
 nlohmann::json put_data(const std::string& name, const nlohmann::json& data, const std::string& dtype);

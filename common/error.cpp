@@ -34,6 +34,12 @@ std::string_view error_code_name(ErrorCode code) {
         case ErrorCode::dependency_failed: return "dependency_failed";
         case ErrorCode::shutting_down: return "shutting_down";
         case ErrorCode::internal: return "internal";
+        case ErrorCode::peer_not_allowed: return "peer_not_allowed";
+        case ErrorCode::path_not_allowed: return "path_not_allowed";
+        case ErrorCode::too_many_connections: return "too_many_connections";
+        case ErrorCode::too_many_datasets: return "too_many_datasets";
+        case ErrorCode::too_many_ranges: return "too_many_ranges";
+        case ErrorCode::idle_timeout: return "idle_timeout";
     }
     return "internal";
 }

@@ -35,6 +35,12 @@ enum class ErrorCode {
     dependency_failed, // a job an input waited on ended without producing it
     shutting_down,     // the daemon is stopping and takes no new work
     internal,          // a bug: the daemon's own invariant failed
+    peer_not_allowed,  // the connecting uid is not in allow_users / allow_groups
+    path_not_allowed,  // a file path outside the allowed directories (or through a symlink)
+    too_many_connections,  // the daemon already serves max_connections clients
+    too_many_datasets,     // the instance already holds max_datasets datasets
+    too_many_ranges,       // a job would be split into more ranges than the limit
+    idle_timeout,          // a partial request line stayed incomplete too long
 };
 
 std::string_view error_code_name(ErrorCode code);

@@ -20,9 +20,9 @@ namespace bip = boost::interprocess;
 
 namespace {
 
-bip::permissions owner_only() {
+bip::permissions with_mode(unsigned mode) {
     bip::permissions p;
-    p.set_permissions(0600);
+    p.set_permissions(mode);
     return p;
 }
 
@@ -52,10 +52,10 @@ void check_free_space(uint64_t bytes, const std::string& name) {
 
 }  // namespace
 
-Segment Segment::create(const std::string& name, uint64_t bytes, bool allocate) {
+Segment Segment::create(const std::string& name, uint64_t bytes, bool allocate, unsigned mode) {
     if (!allocate) check_free_space(bytes, name);
     try {
-        bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write, owner_only());
+        bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write, with_mode(mode));
         try {
             shm.truncate(static_cast<bip::offset_t>(bytes));
             if (allocate) allocate_fully(shm.get_mapping_handle().handle, bytes, name);

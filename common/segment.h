@@ -16,7 +16,7 @@ public:
     // with `allocate` false, only checked against /dev/shm's free space: its writers then
     // allocate their own parts in parallel (populate_writable), off the daemon's loop.
     // Throws Error(no_space) when /dev/shm cannot hold it, Error(io_error) otherwise.
-    static Segment create(const std::string& name, uint64_t bytes, bool allocate = true);
+    static Segment create(const std::string& name, uint64_t bytes, bool allocate = true, unsigned mode = 0600);
     // Opens an existing object; `bytes` 0 maps all of it. Throws Error(io_error).
     static Segment open(const std::string& name, bool writable, uint64_t bytes = 0);
     // Removes the name; mappings stay valid until unmapped. False if it did not exist.

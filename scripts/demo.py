@@ -47,9 +47,9 @@ def checksum(result):
 class Daemon:
     """One shmpoold on the default instance, driven through the shmpool CLI."""
 
-    def __init__(self, build, workers=None):
+    def __init__(self, build, data_dir, workers=None):
         self.cli = os.path.join(build, "shmpool")
-        cmd = [os.path.join(build, "shmpoold"), "--foreground"]
+        cmd = [os.path.join(build, "shmpoold"), "--foreground", "--allow-dir", data_dir]
         if workers:
             cmd += ["--workers", str(workers)]
         self.log = tempfile.TemporaryFile()
@@ -150,7 +150,7 @@ def main():
             np.save(os.path.join(tmp, name + ".npy"), arr)
         results = {}
         for workers in (None, 1):  # None: the daemon's default, one per online CPU
-            daemon = Daemon(a.build, workers)
+            daemon = Daemon(a.build, tmp, workers)
             for name in data:
                 daemon.call("put", os.path.join(tmp, name + ".npy"), "--name", name)
             for title, kernel, inputs, params, *_ in workloads:

@@ -14,6 +14,8 @@ PACKAGES=(
   systemd                            # tests: systemd-analyze verify, systemd-socket-activate
   python3 python3-numpy python3-scipy python3-pytest   # integration tests' references and runner
   procps                             # ps/pgrep for leak checks
+  clang libclang-rt-14-dev           # libFuzzer targets (scripts/fuzz.sh)
+  util-linux                         # setpriv: the security tests run a client as nobody
 )
 
 missing=()

@@ -17,3 +17,6 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1:handle_segv=
 export SHMPOOL_SANITIZED=1  # tests that cannot run under ASan (RLIMIT_DATA vs its shadow) say so
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure --timeout 900)
+
+echo "== libFuzzer targets, ${FUZZ_SECONDS:-60} s each (clang, ASan+UBSan)"
+scripts/fuzz.sh

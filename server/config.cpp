@@ -3,6 +3,7 @@
 #include "server/config.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -56,9 +57,28 @@ void validate(boost::any& out, const std::vector<std::string>& tokens, Seconds*,
     out = Seconds{value};
 }
 
+void validate(boost::any& out, const std::vector<std::string>& tokens, FileMode*, int) {
+    po::validators::check_first_occurrence(out);
+    const std::string& text = po::validators::get_single_string(tokens);
+    size_t used = 0;
+    unsigned long mode = 01000;
+    try {
+        mode = std::stoul(text, &used, 8);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used != text.size() || mode > 0777) throw bad_value(text, "an octal mode up to 0777");
+    out = FileMode{static_cast<unsigned>(mode)};
+}
+
 namespace {
 
 std::string to_text(const std::string& v) { return v; }
+std::string to_text(FileMode v) {
+    char text[8];
+    std::snprintf(text, sizeof text, "%04o", v.value);
+    return text;
+}
 std::string to_text(bool v) { return v ? "true" : "false"; }
 std::string to_text(LogLevel v) { return level_name(v); }
 std::string to_text(Seconds v) {
@@ -66,7 +86,7 @@ std::string to_text(Seconds v) {
     out << v.value;
     return out.str();
 }
-[[maybe_unused]] std::string to_text(const std::vector<std::string>& v) {  // for list settings
+std::string to_text(const std::vector<std::string>& v) {  // for list settings
     std::string out;
     for (const auto& item : v) out += (out.empty() ? "" : " ") + item;
     return out;
@@ -117,7 +137,7 @@ void declare_settings(SettingsTable& t, DaemonSettings& s) {
     t.add("workers", d.workers, "worker processes (0: online CPUs)");
     t.add("kernel-dir", d.kernel_dir, "load kernel plugins (*.so) from DIR (see docs/plugins.md)");
     t.add("max-line", d.max_line, "maximum request line in bytes");
-    t.add("max-dataset-bytes", d.max_dataset_bytes, "bytes one dataset may hold");
+    t.add("max-dataset-bytes", d.max_dataset_bytes, "bytes of one dataset or job output");
     t.add("max-shm-bytes", d.max_shm_bytes, "bytes all datasets may hold (0: no quota)");
     t.add("max-attempts", d.max_attempts, "times a range may kill its worker before its job fails");
     t.add("max-ranges-per-worker", d.max_ranges_per_worker, "replace a worker after this many ranges (0: never)");
@@ -127,6 +147,16 @@ void declare_settings(SettingsTable& t, DaemonSettings& s) {
     t.add("worker-stop-grace", s.worker_stop_grace, "seconds a worker gets after SIGTERM on stop before SIGKILL");
     t.add("log-level", s.log_level, "debug, info, warn or error");
     t.add("enable-test-kernels", d.test_kernels, "accept the `fault` kernel (fault tests only)");
+    // Security and limits (docs/security.md).
+    t.add("allow-users", d.allow_users, "comma list of users (names or uids) that may connect, besides the daemon's own uid and root");
+    t.add("allow-groups", d.allow_groups, "comma list of groups (names or gids) whose members may connect");
+    t.add("allow-dir", d.allow_dirs, "directory dataset.put/save may use by path (repeat; none: no file paths)");
+    t.add("socket-mode", s.socket_mode, "octal mode of the socket file");
+    t.add("segment-mode", s.segment_mode, "octal mode of dataset segments in /dev/shm");
+    t.add("max-connections", d.max_connections, "clients served at once");
+    t.add("max-datasets", d.max_datasets, "datasets the instance may hold (0: no limit)");
+    t.add("max-ranges", d.max_ranges, "ranges one job may be split into");
+    t.add("idle-timeout", s.idle_timeout, "seconds a partial request line may wait for its end (0: forever)");
 }
 
 // Flags that only make sense on the command line.
@@ -292,6 +322,9 @@ LoadedSettings load_settings(int argc, const char* const argv[]) {
     s.daemon.shutdown_timeout = s.shutdown_timeout.ms();
     s.daemon.cancel_grace = s.cancel_grace.ms();
     s.daemon.worker_stop_grace = s.worker_stop_grace.ms();
+    s.daemon.idle_timeout = s.idle_timeout.ms();
+    s.daemon.socket_mode = s.socket_mode.value;
+    s.daemon.segment_mode = s.segment_mode.value;
     if (vm.count("help")) {
         std::ostringstream help;
         help << all << "\nExample:\n  shmpoold --instance demo --workers 2 --foreground\n";

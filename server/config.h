@@ -16,11 +16,19 @@ struct Seconds {
     std::chrono::milliseconds ms() const { return std::chrono::milliseconds(static_cast<int64_t>(value * 1000)); }
 };
 
+// A file mode written in octal ("0660"): permission bits only, no set-id or sticky bits.
+struct FileMode {
+    unsigned value = 0;
+};
+
 struct DaemonSettings {
     DaemonOptions daemon;  // what the Daemon is built from (durations copied from below)
     Seconds shutdown_timeout{10};
     Seconds cancel_grace{2};
     Seconds worker_stop_grace{2};
+    Seconds idle_timeout{30};
+    FileMode socket_mode{0660};
+    FileMode segment_mode{0600};
     LogLevel log_level = LogLevel::info;
     std::string config_file;  // the file read (--config or --check-config); empty: none
 };

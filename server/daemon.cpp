@@ -40,6 +40,21 @@ void remove_stale_socket(const std::string& path) {
     log_info("removed stale socket " + path);
 }
 
+// Answers a connection that is not admitted with one error line, then closes it. The
+// socket's buffer is empty, so the non-blocking send of one short line does not fail for room.
+void refuse(Session::Socket& socket, ErrorCode code, const std::string& message) {
+    std::string line = reply_error(nullptr, code, message).dump() + "\n";
+    ssize_t sent = send(socket.native_handle(), line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)sent;  // the peer may be gone already; it is refused either way
+    boost::system::error_code ignored;
+    socket.shutdown(Session::Socket::shutdown_both, ignored);
+    socket.close(ignored);
+}
+
+std::string peer_text(const PeerCred& peer) {
+    return "pid " + std::to_string(peer.pid) + " uid " + std::to_string(peer.uid) + " gid " + std::to_string(peer.gid);
+}
+
 // Registers the plugins' kernels; a refused plugin is logged and the daemon starts anyway.
 void load_kernel_plugins(const std::string& dir) {
     PluginLoadReport report = load_plugins(dir);
@@ -55,6 +70,8 @@ Daemon::Daemon(DaemonOptions options) : opts_(std::move(options)), signals_(io_)
     if (opts_.workers == 0) opts_.workers = online_cpus();
     if (opts_.workers > ctl::kMaxWorkers)
         throw Error(ErrorCode::bad_request, "at most " + std::to_string(ctl::kMaxWorkers) + " workers");
+    peers_ = std::make_unique<PeerPolicy>(opts_.allow_users, opts_.allow_groups);
+    paths_ = std::make_unique<PathPolicy>(opts_.allow_dirs);
 }
 
 Daemon::~Daemon() {
@@ -72,6 +89,7 @@ int Daemon::run(const std::function<void()>& ready) {
     SchedulerLimits limits;
     limits.max_attempts = opts_.max_attempts;
     limits.max_dataset_bytes = opts_.max_dataset_bytes;
+    limits.max_ranges = opts_.max_ranges;
     limits.test_kernels = opts_.test_kernels;
     scheduler_ = std::make_unique<Scheduler>(control_, opts_.workers, *store_, limits);
     pool_ = std::make_unique<WorkerPool>(io_, control_, opts_.workers, notify_fd_, opts_.instance, *scheduler_);
@@ -80,6 +98,8 @@ int Daemon::run(const std::function<void()>& ready) {
     scheduler_->set_recycle(opts_.max_ranges_per_worker, [this](uint32_t slot) { pool_->recycle(slot); });
     pool_->set_memory_limit(opts_.worker_memory_limit);
     store_->set_quota(opts_.max_shm_bytes);
+    store_->set_max_datasets(opts_.max_datasets);
+    store_->set_segment_mode(opts_.segment_mode);
     router_ = std::make_unique<Router>(*this);
     notifier_ = std::make_unique<ServiceNotifier>(io_, [this] { return service_status(); });
     signal(SIGPIPE, SIG_IGN);
@@ -90,6 +110,8 @@ int Daemon::run(const std::function<void()>& ready) {
     listen();
     log_info("serving instance '" + opts_.instance + "' on " + opts_.socket + " with " +
              std::to_string(opts_.workers) + " workers");
+    log_info("connections allowed from " + peers_->describe() + "; " + std::to_string(paths_->dirs().size()) +
+             " directories allowed for file paths");
     notifier_->ready();
     ready();
     io_.run();
@@ -109,17 +131,17 @@ void Daemon::listen() {
     std::filesystem::path dir = std::filesystem::path(opts_.socket).parent_path();
     if (!dir.empty() && !std::filesystem::exists(dir)) {
         std::filesystem::create_directories(dir);
-        chmod(dir.c_str(), 0700);
+        chmod(dir.c_str(), 0750);
     }
     remove_stale_socket(opts_.socket);
     acceptor_.emplace(io_);
     acceptor_->open();
-    mode_t old_mask = umask(0077);
+    mode_t old_mask = umask(0777 & ~opts_.socket_mode);
     boost::system::error_code ec;
     acceptor_->bind(boost::asio::local::stream_protocol::endpoint(opts_.socket), ec);
     umask(old_mask);
     if (ec) throw Error(ErrorCode::io_error, "bind() failed while listening on '" + opts_.socket + "': " + ec.message());
-    chmod(opts_.socket.c_str(), 0600);
+    chmod(opts_.socket.c_str(), opts_.socket_mode);
     acceptor_->listen(SOMAXCONN);
     accept_next();
 }
@@ -149,18 +171,48 @@ void Daemon::accept_next() {
             if (acceptor_ && acceptor_->is_open() && ec != boost::asio::error::operation_aborted) accept_next();
             return;
         }
-        std::erase_if(sessions_, [](const auto& kv) { return kv.second.expired(); });
-        auto session = std::make_shared<Session>(
-            std::move(socket), opts_.max_line,
-            [this](const std::shared_ptr<Session>& s, std::string_view line) { router_->on_line(s, line); },
-            [this](const std::shared_ptr<Session>& s) { router_->on_line_too_long(s); },
-            [this](uint64_t id) {
-                if (scheduler_) scheduler_->cancel_jobs_of_session(id);
-            });
-        sessions_.emplace(session->id(), session);
-        session->start();
+        admit(std::move(socket));
         accept_next();
     });
+}
+
+size_t Daemon::open_sessions() {
+    std::erase_if(sessions_, [](const auto& kv) { return kv.second.expired(); });
+    size_t open = 0;
+    for (auto& kv : sessions_)
+        if (auto s = kv.second.lock()) open += s->is_open();
+    return open;
+}
+
+// Checks the peer (allow_users / allow_groups) and the connection limit, then serves it.
+void Daemon::admit(Session::Socket socket) {
+    PeerCred peer;
+    try {
+        peer = peer_credentials(socket.native_handle());
+    } catch (const Error& e) {
+        log_warn(std::string("refused a connection: ") + e.what());
+        return refuse(socket, ErrorCode::peer_not_allowed, "the daemon could not tell who is connecting");
+    }
+    if (!peers_->allows(peer)) {
+        log_warn("refused connection from " + peer_text(peer) + ": not in allow_users or allow_groups");
+        return refuse(socket, ErrorCode::peer_not_allowed, "uid " + std::to_string(peer.uid) + " may not use this daemon");
+    }
+    if (open_sessions() >= opts_.max_connections) {
+        log_warn("refused connection from " + peer_text(peer) + ": max_connections reached");
+        return refuse(socket, ErrorCode::too_many_connections,
+                      "the daemon already serves " + std::to_string(opts_.max_connections) + " connections");
+    }
+    auto session = std::make_shared<Session>(
+        std::move(socket), opts_.max_line,
+        [this](const std::shared_ptr<Session>& s, std::string_view line) { router_->on_line(s, line); },
+        [this](const std::shared_ptr<Session>& s) { router_->on_line_too_long(s); },
+        [this](uint64_t id) {
+            if (scheduler_) scheduler_->cancel_jobs_of_session(id);
+        });
+    session->set_idle_timeout(opts_.idle_timeout);
+    log_info("accepted connection " + std::to_string(session->id()) + " from " + peer_text(peer));
+    sessions_.emplace(session->id(), session);
+    session->start();
 }
 
 void Daemon::watch_signals() {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <utility>  // before Asio under -std=c++20 with g++ 12
 #include <boost/asio.hpp>
@@ -17,6 +18,8 @@
 #include "server/dataset_store.h"
 #include "server/instance_lock.h"
 #include "server/job_timers.h"
+#include "server/path_policy.h"
+#include "server/peer_access.h"
 #include "server/scheduler.h"
 #include "server/session.h"
 #include "server/systemd.h"
@@ -40,6 +43,15 @@ struct DaemonOptions {
     std::chrono::milliseconds cancel_grace{2000};  // before a worker stuck on an ended job is killed
     std::chrono::milliseconds shutdown_timeout{10000};
     std::chrono::milliseconds worker_stop_grace{2000};
+    // Security and limits (docs/security.md).
+    std::string allow_users, allow_groups;  // comma lists; the daemon's own uid and root always may connect
+    std::vector<std::string> allow_dirs;    // directories dataset.put/save may use by path (none: no paths)
+    unsigned socket_mode = 0660;
+    unsigned segment_mode = 0600;
+    uint32_t max_connections = 512;
+    uint64_t max_datasets = 4096;
+    uint64_t max_ranges = 1ull << 24;
+    std::chrono::milliseconds idle_timeout{30000};  // for a partial request line
 };
 
 class Router;
@@ -57,6 +69,7 @@ public:
     DatasetStore& store() { return *store_; }
     WorkerPool& pool() { return *pool_; }
     JobTimers& timers() { return *timers_; }
+    const PathPolicy& paths() const { return *paths_; }
     bool shutting_down() const { return shutting_down_; }
     void begin_shutdown(const std::string& why);
 
@@ -66,6 +79,8 @@ private:
     bool adopt_activated_socket();  // systemd socket activation
     std::string service_status() const;  // STATUS= for systemd
     void accept_next();
+    void admit(Session::Socket socket);
+    size_t open_sessions();
     void watch_signals();
     void watch_completions();
     void on_completions();
@@ -86,6 +101,8 @@ private:
     std::unique_ptr<JobTimers> timers_;
     std::unique_ptr<Router> router_;
     std::unique_ptr<ServiceNotifier> notifier_;
+    std::unique_ptr<PeerPolicy> peers_;
+    std::unique_ptr<PathPolicy> paths_;
     boost::asio::signal_set signals_;
     std::optional<boost::asio::posix::stream_descriptor> notify_;
     std::optional<boost::asio::local::stream_protocol::acceptor> acceptor_;

@@ -38,6 +38,9 @@ nlohmann::json Dataset::info() const {
 DatasetPtr DatasetStore::create(const std::string& name, const ArrayMeta& meta, Segment* mapping) {
     check_dataset_name(name);
     if (datasets_.count(name)) throw Error(ErrorCode::dataset_exists, "dataset '" + name + "' already exists");
+    if (max_datasets_ && datasets_.size() >= max_datasets_)
+        throw Error(ErrorCode::too_many_datasets, "the instance already holds " + std::to_string(datasets_.size()) +
+                                                      " datasets, its max_datasets; delete some first");
     auto ds = std::make_shared<Dataset>();
     ds->name = name;
     ds->id = next_id_++;
@@ -48,7 +51,7 @@ DatasetPtr DatasetStore::create(const std::string& name, const ArrayMeta& meta, 
                                              " bytes; the instance holds " + std::to_string(total_bytes()) +
                                              " of its max_shm_bytes " + std::to_string(quota_));
     std::string segment = dataset_segment_name(instance_, ds->id);
-    Segment seg = Segment::create(segment, ds->bytes, /*allocate=*/mapping != nullptr);  // throws before it exists
+    Segment seg = Segment::create(segment, ds->bytes, /*allocate=*/mapping != nullptr, segment_mode_);  // throws before it exists
     ds->segment = segment;
     ds->control = control_;
     if (mapping) *mapping = std::move(seg);

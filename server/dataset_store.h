@@ -56,12 +56,16 @@ public:
     void clear() { datasets_.clear(); }
     uint64_t total_bytes() const;
     void set_quota(uint64_t bytes) { quota_ = bytes; }  // 0: none
+    void set_max_datasets(uint64_t n) { max_datasets_ = n; }  // 0: none
+    void set_segment_mode(unsigned mode) { segment_mode_ = mode; }
 
 private:
     std::string instance_;
     ctl::Header* control_;
     uint64_t next_id_ = 1;
     uint64_t quota_ = 0;
+    uint64_t max_datasets_ = 0;
+    unsigned segment_mode_ = 0600;
     std::map<std::string, DatasetPtr> datasets_;
 };
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
 
 #include "common/names.h"
 #include "common/npy.h"
@@ -62,33 +63,55 @@ std::string read_npy_prefix(int fd, const std::string& path) {
     return buf;
 }
 
-NpyHeader read_npy_header(const std::string& path) {
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw Error(ErrorCode::io_error, sys_error_text("open", "opening '" + path + "'", errno));
+// The header of the .npy file open as `fd` (`label` names it in errors); the file must be a
+// regular file holding all the data the header announces.
+NpyHeader read_npy_header_fd(int fd, const std::string& label) {
     struct stat st {};
-    try {
-        std::string prefix = read_npy_prefix(fd, path);
-        NpyHeader h = parse_npy_header(prefix.data(), prefix.size());
-        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-            throw Error(ErrorCode::io_error, "'" + path + "' is not a regular file");
-        if (static_cast<uint64_t>(st.st_size) < h.data_offset + h.data_bytes)
-            throw Error(ErrorCode::io_error, "'" + path + "' is truncated: " + std::to_string(st.st_size) +
-                                                 " bytes for a " + h.shape.to_string() + " array");
-        close(fd);
-        return h;
-    } catch (...) {
-        close(fd);
-        throw;
-    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw Error(ErrorCode::io_error, label + " is not a regular file");
+    std::string prefix = read_npy_prefix(fd, label);
+    NpyHeader h = parse_npy_header(prefix.data(), prefix.size());
+    if (static_cast<uint64_t>(st.st_size) < h.data_offset + h.data_bytes)
+        throw Error(ErrorCode::io_error, label + " is truncated: " + std::to_string(st.st_size) + " bytes for a " +
+                                             h.shape.to_string() + " array");
+    return h;
 }
 
-void put_from_file(const Call& c, const std::string& name, const std::string& path) {
+// A descriptor owned by the handler, then by the copy job's callbacks until the job ends.
+struct OwnedFd {
+    int fd;
+    explicit OwnedFd(int f) : fd(f) {}
+    OwnedFd(const OwnedFd&) = delete;
+    OwnedFd& operator=(const OwnedFd&) = delete;
+    ~OwnedFd() { close(fd); }
+};
+
+NpyHeader read_npy_header(const std::string& path) {
+    OwnedFd file(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    if (file.fd < 0) throw Error(ErrorCode::io_error, sys_error_text("open", "opening '" + path + "'", errno));
+    return read_npy_header_fd(file.fd, "'" + path + "'");
+}
+
+void put_from_file(const Call& c, const std::string& name, const std::string& asked) {
+    std::string path = c.daemon->paths().resolve_existing(asked);
     NpyHeader h = read_npy_header(path);
     ArrayMeta meta{h.dtype, h.shape};
     JobSpec spec{"_load_npy", {}, meta_params(meta), copy_chunk(meta), name};
     spec.params["path"] = path;
     spec.params["offset"] = h.data_offset;
     run_copy_job(c, spec, [](const Job& j) { return j.output_info; });
+}
+
+// Loads the .npy file the client passed as a descriptor (SCM_RIGHTS) with this request. The
+// daemon opens no path of the client's: workers reopen the descriptor by /proc/<daemon>/fd/N.
+void put_from_fd(const Call& c, const std::string& name, const std::shared_ptr<OwnedFd>& file) {
+    int fd = file->fd;
+    NpyHeader h = read_npy_header_fd(fd, "the passed descriptor");
+    ArrayMeta meta{h.dtype, h.shape};
+    JobSpec spec{"_load_npy", {}, meta_params(meta), copy_chunk(meta), name};
+    spec.params["path"] = "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd);
+    spec.params["passed_fd"] = true;
+    spec.params["offset"] = h.data_offset;
+    run_copy_job(c, spec, [file](const Job& j) { return j.output_info; }, [file] {});
 }
 
 std::string shm_object_name(std::string name) {
@@ -132,13 +155,21 @@ void put_inline(const Call& c, const std::string& name, const nlohmann::json& da
 }  // namespace
 
 void handle_dataset_put(const Call& c) {
+    std::shared_ptr<OwnedFd> passed;  // taken first, so a refused request still consumes its descriptor
+    if (optional_bool(c.args(), "fd", false)) {
+        int fd = c.session->take_fd();
+        if (fd < 0)
+            throw Error(ErrorCode::bad_request, "\"fd\": true needs a descriptor passed (SCM_RIGHTS) with the request");
+        passed = std::make_shared<OwnedFd>(fd);
+    }
     std::string name = require_string(c.args(), "name");
     auto file = optional_string(c.args(), "file");
     auto shm = optional_string(c.args(), "shm");
-    bool has_data = c.args().contains("data");
-    if (int(file.has_value()) + int(shm.has_value()) + int(has_data) != 1)
-        throw Error(ErrorCode::bad_request, "dataset.put takes exactly one of 'file', 'shm' or 'data'");
+    bool has_data = c.args().contains("data"), has_fd = passed != nullptr;
+    if (int(file.has_value()) + int(shm.has_value()) + int(has_data) + int(has_fd) != 1)
+        throw Error(ErrorCode::bad_request, "dataset.put takes exactly one of 'file', 'shm', 'data' or 'fd'");
     check_dataset_name(name);
+    if (has_fd) return put_from_fd(c, name, passed);
     if (file) return put_from_file(c, name, *file);
     if (shm) return put_from_shm(c, name, *shm);
     put_inline(c, name, c.args()["data"]);
@@ -172,12 +203,12 @@ void handle_dataset_get(const Call& c) {
 
 void handle_dataset_save(const Call& c) {
     DatasetPtr ds = c.daemon->store().find(require_string(c.args(), "name"));
-    std::string path = require_string(c.args(), "file");
+    std::string path = c.daemon->paths().resolve_new(require_string(c.args(), "file"));
     if (!ds->sealed) throw Error(ErrorCode::dataset_busy, "dataset '" + ds->name + "' is still being written");
     std::string header = format_npy_header(ds->meta.dtype, ds->meta.shape);
     static uint64_t counter = 0;
     std::string tmp = path + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
-    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) throw Error(ErrorCode::io_error, sys_error_text("open", "creating '" + tmp + "'", errno));
     int err = 0;
     if (pwrite(fd, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size())) err = errno ? errno : EIO;

@@ -67,7 +67,7 @@ std::vector<std::pair<std::string, DatasetPtr>> Scheduler::resolve_inputs(const 
 uint64_t Scheduler::checked_range_count(const Plan& plan, uint64_t chunk) const {
     uint64_t n = plan.rows / chunk + (plan.rows % chunk != 0);
     if (n > limits_.max_ranges)
-        throw Error(ErrorCode::too_large, "job would have " + std::to_string(n) + " ranges, over the limit of " +
+        throw Error(ErrorCode::too_many_ranges, "job would have " + std::to_string(n) + " ranges, over the limit of " +
                                               std::to_string(limits_.max_ranges) + "; use a larger chunk");
     return n;
 }

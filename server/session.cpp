@@ -1,6 +1,13 @@
-// One client connection: reads request lines (bounded), hands each to the router, and writes
-// replies in order with at most one write in flight. Lifetime held by shared_from_this.
+// One client connection: reads request lines (bounded) and the descriptors passed with them
+// (SCM_RIGHTS, so it owns its read path: recvmsg, never a plain read that would drop them).
 #include "server/session.h"
+
+#include "common/protocol.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace shmpool {
 namespace {
@@ -14,32 +21,93 @@ Session::Session(Socket socket, size_t max_line, LineHandler on_line, TooLongHan
       on_line_(std::move(on_line)),
       on_too_long_(std::move(on_too_long)),
       on_close_(std::move(on_close)),
-      id_(g_next_session_id++) {}
+      id_(g_next_session_id++),
+      idle_timer_(socket_.get_executor()) {}
 
-void Session::read_next() {
-    if (reading_ || closing_ || !socket_.is_open() || out_bytes_ > kHighWater) return;
-    reading_ = true;
-    boost::asio::async_read_until(
-        socket_, boost::asio::dynamic_buffer(in_, max_line_ + 1), '\n',
-        [self = shared_from_this()](const boost::system::error_code& ec, size_t n) { self->on_read(ec, n); });
+Session::~Session() {
+    for (int fd : fds_) ::close(fd);
 }
 
-void Session::on_read(const boost::system::error_code& ec, size_t n) {
+void Session::read_next() {
+    if (reading_ || !deliver_lines()) return;
+    reading_ = true;
+    arm_idle_timer();
+    socket_.async_wait(Socket::wait_read,
+                       [self = shared_from_this()](const boost::system::error_code& ec) { self->on_readable(ec); });
+}
+
+// Hands every complete buffered line to the router while replies stay under the high-water
+// mark; the handed lines leave the buffer in one erase. False: stop reading for now.
+bool Session::deliver_lines() {
+    size_t start = 0;
+    bool read_more = false;
+    while (!closing_ && socket_.is_open() && out_bytes_ <= kHighWater) {
+        size_t newline = in_.find('\n', start);
+        size_t length = (newline == std::string::npos ? in_.size() : newline) - start;
+        if (length > max_line_) {
+            on_too_long_(shared_from_this());
+            close_after_flush();
+            break;
+        }
+        if (newline == std::string::npos) {
+            read_more = true;
+            break;
+        }
+        std::string line = in_.substr(start, length);
+        start = newline + 1;
+        partial_seen_ = 0;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        on_line_(shared_from_this(), line);
+    }
+    in_.erase(0, start);
+    return read_more;
+}
+
+void Session::on_readable(const boost::system::error_code& ec) {
     reading_ = false;
-    if (ec == boost::asio::error::not_found) {  // no newline within max_line bytes
-        on_too_long_(shared_from_this());
-        close_after_flush();
-        return;
-    }
-    if (ec) {
-        close();
-        return;
-    }
-    std::string line = in_.substr(0, n - 1);
-    in_.erase(0, n);  // more lines may already follow in the buffer
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    on_line_(shared_from_this(), line);
+    if (ec || !socket_.is_open()) return close();
+    ssize_t n = receive_some();
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return close();
     read_next();
+}
+
+ssize_t Session::receive_some() {
+    char data[kReadChunk];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxPendingFds)];
+    iovec iov{data, sizeof data};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = recvmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0) return n;
+    keep_fds(msg);
+    in_.append(data, static_cast<size_t>(n));
+    return n;
+}
+
+// Keeps passed descriptors for the requests that name them; beyond kMaxPendingFds they are closed.
+void Session::keep_fds(msghdr& msg) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; ++i) {
+            int fd;
+            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            if (fds_.size() < kMaxPendingFds)
+                fds_.push_back(fd);
+            else
+                ::close(fd);
+        }
+    }
+}
+
+int Session::take_fd() {
+    if (fds_.empty()) return -1;
+    int fd = fds_.front();
+    fds_.pop_front();
+    return fd;
 }
 
 namespace {
@@ -106,6 +174,35 @@ void Session::close() {
     socket_.close(ignored);
     out_.clear();
     out_bytes_ = 0;
+    idle_timer_.cancel();
+    for (int fd : fds_) ::close(fd);
+    fds_.clear();
+}
+
+// --- partial-line timeout: every tick, a partial line that was already there at the previous
+// tick (and is still not a line) closes the connection. Idle connections with no bytes stay.
+void Session::arm_idle_timer() {
+    if (idle_armed_ || idle_timeout_.count() <= 0) return;
+    idle_armed_ = true;
+    idle_timer_.expires_after(idle_timeout_);
+    idle_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        self->idle_armed_ = false;
+        if (!ec) self->on_idle_timer();
+    });
+}
+
+void Session::on_idle_timer() {
+    if (!socket_.is_open() || closing_) return;
+    size_t partial = reading_ ? in_.size() : 0;
+    if (partial > 0 && partial_seen_ > 0) {
+        send(reply_error(nullptr, ErrorCode::idle_timeout,
+                         "a request line stayed incomplete for over " + std::to_string(idle_timeout_.count()) +
+                             " ms; closing the connection"));
+        close_after_flush();
+        return;
+    }
+    partial_seen_ = partial;
+    arm_idle_timer();
 }
 
 }  // namespace shmpool

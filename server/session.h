@@ -1,11 +1,14 @@
-// One client connection: reads request lines (bounded), hands each to the router, and writes
-// replies in order with at most one write in flight. Lifetime held by shared_from_this.
+// One client connection: reads request lines (bounded) and the descriptors passed with them
+// (SCM_RIGHTS), hands each line to the router, and writes replies in order, one write at a time.
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <string>
+
+#include <sys/socket.h>
 
 #include <utility>  // before Asio under -std=c++20 with g++ 12
 #include <boost/asio.hpp>
@@ -21,6 +24,7 @@ public:
     using CloseHandler = std::function<void(uint64_t session_id)>;
 
     Session(Socket socket, size_t max_line, LineHandler on_line, TooLongHandler on_too_long, CloseHandler on_close);
+    ~Session();
     void start() { read_next(); }
     void send(const nlohmann::json& message);
     // Sends an event line that replaces an unsent one with the same `coalesce_key`, so a slow
@@ -32,14 +36,27 @@ public:
     void close();
     bool is_open() const { return socket_.is_open(); }
     uint64_t id() const { return id_; }
+    // The oldest descriptor the client passed and no request has taken yet (-1: none); the
+    // caller owns it. Pending descriptors are closed with the connection.
+    int take_fd();
+    // Slowloris bound: a partial line must complete within one to two of these (0: none).
+    void set_idle_timeout(std::chrono::milliseconds timeout) { idle_timeout_ = timeout; }
 
 private:
     static constexpr size_t kHighWater = 16 << 20;  // queued reply bytes before reading pauses
+    static constexpr size_t kReadChunk = 64 << 10;  // bytes per recvmsg
+    static constexpr size_t kMaxPendingFds = 8;     // passed descriptors not yet taken by a request
 
     void read_next();
-    void on_read(const boost::system::error_code& ec, size_t n);
+    bool deliver_lines();  // false when the connection must stop reading
+    void on_readable(const boost::system::error_code& ec);
+    ssize_t receive_some();  // recvmsg: bytes into in_, descriptors into fds_
+    void keep_fds(msghdr& msg);
     void write_next();
     void enqueue(std::string line, std::string coalesce_key);
+    // --- partial-line timeout (security, docs/security.md)
+    void arm_idle_timer();
+    void on_idle_timer();
 
     struct Outgoing {
         std::string line;
@@ -52,10 +69,16 @@ private:
     TooLongHandler on_too_long_;
     CloseHandler on_close_;
     std::string in_;
+    std::deque<int> fds_;
     std::deque<Outgoing> out_;
     size_t out_bytes_ = 0;
     bool writing_ = false, reading_ = false, closing_ = false;
     uint64_t id_;
+    // --- partial-line timeout
+    std::chrono::milliseconds idle_timeout_{0};
+    boost::asio::steady_timer idle_timer_;
+    bool idle_armed_ = false;
+    size_t partial_seen_ = 0;  // bytes of a partial line at the last tick (0: none)
 };
 
 }  // namespace shmpool

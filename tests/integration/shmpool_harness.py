@@ -352,8 +352,9 @@ class Daemon:
 
     # ---- lifecycle
     def argv(self):
+        # the test's private dir is the one directory file paths may name (docs/security.md)
         return [SHMPOOLD, "--instance", self.instance, "--socket", self.socket_path,
-                "--workers", str(self.workers_n), "--foreground"] + self.extra_args
+                "--workers", str(self.workers_n), "--foreground", "--allow-dir", self.workdir] + self.extra_args
 
     def spawn(self):
         assert os.access(SHMPOOLD, os.X_OK), "no shmpoold at %s (set SHMPOOLD)" % SHMPOOLD
@@ -600,6 +601,23 @@ def put_shm(conn, name, arr, dtype=None, shape=None):
                          shape=list(shape if shape is not None else arr.shape))
     finally:
         os.unlink(path)
+
+
+def put_fd(conn, name, fd):
+    """dataset.put of the .npy file open as fd, passed (SCM_RIGHTS) with the request; returns the reply."""
+    rid = conn.new_id()
+    line = json.dumps({"id": rid, "verb": "dataset.put", "name": name, "fd": True}).encode() + b"\n"
+    conn.sock.settimeout(conn.timeout)
+    assert socket.send_fds(conn.sock, [line], [fd]) == len(line)
+    return conn.recv_reply(rid)
+
+
+def npy_memfd(arr):
+    """A memfd holding arr as an .npy file (the caller closes it)."""
+    fd = os.memfd_create("shmpool-test-npy", os.MFD_CLOEXEC)
+    with os.fdopen(os.dup(fd), "wb") as f:
+        np.save(f, np.ascontiguousarray(arr))
+    return fd
 
 
 def put_inline(conn, name, arr):

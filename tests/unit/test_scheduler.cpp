@@ -806,8 +806,8 @@ TEST_CASE("submit refuses bad jobs with a stable code and leaves nothing behind"
     CHECK(h.refusal(spec_with("noop", {{"points", "pts"}}, {{"rows", 4}})) == "unknown_role");
     CHECK(h.refusal(spec_with("rbf", {{"points", "nowhere"}}, none, 2)) == "unknown_dataset");
     CHECK(h.refusal(spec_with("rbf", {{"points", "busy"}}, none, 2)) == "dataset_busy");
-    CHECK(h.refusal(spec_with("noop", {}, {{"rows", 5}}, 1)) == "too_large");       // 5 ranges > 4
-    CHECK(h.refusal(spec_with("rbf", {{"points", "pts"}}, none, 1)) == "too_large");  // 8 ranges > 4
+    CHECK(h.refusal(spec_with("noop", {}, {{"rows", 5}}, 1)) == "too_many_ranges");  // 5 ranges > 4
+    CHECK(h.refusal(spec_with("rbf", {{"points", "pts"}}, none, 1)) == "too_many_ranges");  // 8 ranges > 4
     CHECK(h.refusal(spec_with("rbf", {{"points", "pts"}}, none, 2, "taken")) == "dataset_exists");
     CHECK(h.refusal(spec_with("rbf", {{"points", "pts"}}, none, 2, "../escape")) == "bad_name");
     CHECK(h.refusal(spec_with("noop", {}, {{"rows", 4}}, 1, "out")) == "bad_request");  // noop writes none

@@ -73,7 +73,10 @@ public:
         return Plan{m, m.shape.rows()};
     }
     std::unique_ptr<KernelRun> start(const RunContext& ctx) const override {
-        return std::make_unique<FileRun>(require_string(ctx.params, "path"), O_RDONLY, require_u64(ctx.params, "offset"),
+        // A descriptor the client passed is reopened through the daemon's /proc/PID/fd link;
+        // any other path was resolved by the daemon and must not turn into a symlink since.
+        int flags = O_RDONLY | (optional_bool(ctx.params, "passed_fd", false) ? 0 : O_NOFOLLOW);
+        return std::make_unique<FileRun>(require_string(ctx.params, "path"), flags, require_u64(ctx.params, "offset"),
                                          ctx.output.out<char>(), nullptr, row_bytes(ctx.output.meta));
     }
 };
@@ -91,7 +94,7 @@ public:
     }
     std::unique_ptr<KernelRun> start(const RunContext& ctx) const override {
         const ArrayView& src = ctx.inputs.at("src");
-        return std::make_unique<FileRun>(require_string(ctx.params, "path"), O_WRONLY, require_u64(ctx.params, "offset"),
+        return std::make_unique<FileRun>(require_string(ctx.params, "path"), O_WRONLY | O_NOFOLLOW, require_u64(ctx.params, "offset"),
                                          nullptr, src.as<char>(), row_bytes(src.meta));
     }
 };

@@ -1,0 +1,266 @@
+"""Security and hostile input against the real daemon: who may connect (SO_PEERCRED, checked by
+running a client as `nobody`), which paths a client may name, every limit's own error code."""
+
+import json
+import os
+import subprocess
+import tempfile
+
+import numpy as np
+import pytest
+
+import shmpool_harness as h
+
+NOBODY_CLIENT = r"""
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+try:
+    s.sendall(b'{"id":1,"verb":"ping"}\n')
+except (BrokenPipeError, ConnectionResetError):
+    pass  # refused: the daemon's one line is still there to read
+data = b""
+while True:
+    try:
+        chunk = s.recv(65536)
+    except ConnectionResetError:
+        break
+    if not chunk:
+        break
+    data += chunk
+    if data.count(b"\n") >= 1 and b'"pong"' in data:
+        break
+sys.stdout.write(data.decode())
+"""
+
+
+def run_as_nobody(socket_path):
+    """Runs a one-ping client as uid/gid nobody (we are root); returns its stdout lines as JSON."""
+    res = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3",
+                          "-c", NOBODY_CLIENT, socket_path], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, "client as nobody failed: %s" % res.stderr
+    return [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
+
+
+def open_to_everyone(daemon):
+    """Lets the kernel's file permissions pass `nobody` through, so the daemon's own peer check is
+    what decides (the default 0660 socket would already stop `nobody` at connect)."""
+    os.chmod(daemon.workdir, 0o755)
+    os.chmod(daemon.socket_path, 0o666)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as another uid")
+def test_peer_not_allowed_is_refused_and_logged(daemon_factory):
+    d = daemon_factory.new()
+    assert h.file_mode(d.socket_path) == 0o660
+    open_to_everyone(d)
+    replies = run_as_nobody(d.socket_path)
+    assert len(replies) == 1, replies
+    h.expect_error(replies[0], "peer_not_allowed")
+    assert "refused connection from pid" in d.stderr_text() and "uid 65534" in d.stderr_text()
+    h.still_serves(d)  # root (this test) is allowed
+    assert "accepted connection" in d.stderr_text()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as another uid")
+@pytest.mark.parametrize("flag", [["--allow-users", "nobody"], ["--allow-groups", "nogroup"], ["--allow-users", "65534"]])
+def test_allowed_peer_is_served(daemon_factory, flag):
+    d = daemon_factory.new(extra_args=flag)
+    open_to_everyone(d)
+    replies = run_as_nobody(d.socket_path)
+    assert h.expect_ok(replies[0])["pong"] is True
+
+
+def test_unknown_allowed_user_stops_the_start(daemon_factory):
+    d = daemon_factory.new(start=False, extra_args=["--allow-users", "no-such-user-xyz"])
+    d.expected_rc = 1
+    d.refused = True
+    d.spawn()
+    assert d.wait_exit() == 1
+    assert "no user named 'no-such-user-xyz'" in d.stderr_text()
+
+
+@pytest.fixture
+def outside_dir():
+    path = tempfile.mkdtemp(prefix="shmpool-outside.")
+    yield path
+    h.rmworkdir(path)
+
+
+def test_paths_outside_the_allowed_dirs_are_refused(daemon, workdir, outside_dir):
+    c = daemon.conn()
+    arr = np.arange(12.0).reshape(3, 4)
+    secret = os.path.join(outside_dir, "secret.npy")
+    np.save(secret, arr)
+    inside = os.path.join(workdir, "ok.npy")
+    np.save(inside, arr)
+    os.symlink(secret, os.path.join(workdir, "link_out.npy"))
+    os.symlink(outside_dir, os.path.join(workdir, "dir_out"))
+    os.symlink(inside, os.path.join(workdir, "link_in.npy"))
+    for path in [secret, os.path.join(workdir, "link_out.npy"), os.path.join(workdir, "dir_out", "secret.npy"),
+                 os.path.join(workdir, "..", os.path.basename(outside_dir), "secret.npy"), "ok.npy",
+                 "/etc/passwd", os.path.join(workdir, "..", "nonexistent.npy")]:
+        h.expect_error(c.call("dataset.put", name="S", file=path), "path_not_allowed", "put from %s" % path)
+    assert c.ok("dataset.list")["datasets"] == []
+    # inside (also through a symlink that stays inside) it works
+    assert c.ok("dataset.put", name="A", file=inside)["shape"] == [3, 4]
+    assert c.ok("dataset.put", name="B", file=os.path.join(workdir, "link_in.npy"))["shape"] == [3, 4]
+    for path in [os.path.join(outside_dir, "out.npy"), os.path.join(workdir, "dir_out", "out.npy"), "/tmp/x.npy",
+                 workdir + "/../x.npy"]:
+        h.expect_error(c.call("dataset.save", name="A", file=path), "path_not_allowed", "save to %s" % path)
+    assert os.listdir(outside_dir) == ["secret.npy"]
+    saved = os.path.join(workdir, "saved.npy")
+    c.ok("dataset.save", name="A", file=saved)
+    np.testing.assert_array_equal(np.load(saved), arr)
+
+
+def test_no_allowed_dir_means_no_paths(daemon_factory, workdir):
+    d = no_path_daemon(daemon_factory)
+    path = os.path.join(workdir, "x.npy")
+    np.save(path, np.zeros(3))
+    c = d.conn()
+    h.expect_error(c.call("dataset.put", name="X", file=path), "path_not_allowed")
+    h.expect_ok(h.put_inline(c, "X", np.zeros(3)))
+    h.expect_error(c.call("dataset.save", name="X", file=path + ".out"), "path_not_allowed")
+
+
+def no_path_daemon(daemon_factory):
+    """A daemon with no --allow-dir: no file path is allowed at all."""
+    d = daemon_factory.new(start=False)
+    d.argv = lambda: [h.SHMPOOLD, "--instance", d.instance, "--socket", d.socket_path, "--workers", "2",
+                      "--foreground"]
+    return d.start()
+
+
+def test_passed_memfd_loads_without_any_path(daemon_factory, outside_dir):
+    d = no_path_daemon(daemon_factory)
+    c = d.conn()
+    arr = h.rng(3).standard_normal((1000, 7))
+    fd = h.npy_memfd(arr)
+    try:
+        info = h.expect_ok(h.put_fd(c, "M", fd))
+    finally:
+        os.close(fd)
+    assert info["shape"] == [1000, 7] and info["dtype"] == "float64", info
+    np.testing.assert_array_equal(h.read_dataset(info), arr)
+    # a file the client opened itself, outside any allowed directory, goes the same way
+    path = os.path.join(outside_dir, "mine.npy")
+    ints = np.arange(24, dtype=np.int32).reshape(2, 3, 4)
+    np.save(path, ints)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        np.testing.assert_array_equal(h.read_dataset(h.expect_ok(h.put_fd(c, "F", fd))), ints)
+        # a refused request still consumes its descriptor: the next one gets its own
+        h.expect_error(h.put_fd(c, "bad/name", fd), "bad_name")
+        h.expect_error(c.call("dataset.put", name="N", fd=True), "bad_request")  # nothing passed
+    finally:
+        os.close(fd)
+    h.expect_error(c.call("dataset.put", name="P", file=path), "path_not_allowed")
+
+
+def test_cli_put_fd_from(daemon_factory, outside_dir):
+    d = no_path_daemon(daemon_factory)
+    path = os.path.join(outside_dir, "cli.npy")
+    arr = np.arange(10, dtype=np.float32)
+    np.save(path, arr)
+    res = h.run_cli(["--json", "put", "--fd-from", path, "--name", "C"], socket_path=d.socket_path)
+    assert res.returncode == 0, res.stderr
+    info = h.expect_ok(json.loads(res.stdout))
+    np.testing.assert_array_equal(h.read_dataset(info), arr)
+    res = h.run_cli(["put", "--fd-from", os.path.join(outside_dir, "missing.npy"), "--name", "D"],
+                    socket_path=d.socket_path)
+    assert res.returncode == 2 and "open() failed" in res.stderr, (res.returncode, res.stderr)
+    res = h.run_cli(["put", path, "--name", "E"], socket_path=d.socket_path)  # by path: refused
+    assert res.returncode == 1 and "path_not_allowed" in res.stderr, (res.returncode, res.stderr)
+
+
+def test_passed_descriptor_that_is_not_npy(daemon, workdir):
+    c = daemon.conn()
+    fd = os.memfd_create("junk")
+    try:
+        os.write(fd, b"not an npy file at all")
+        h.expect_error(h.put_fd(c, "J", fd), ("io_error", "bad_request"))
+        r, w = os.pipe()
+        try:
+            h.expect_error(h.put_fd(c, "J", r), "io_error")
+        finally:
+            os.close(r)
+            os.close(w)
+    finally:
+        os.close(fd)
+    assert c.ok("dataset.list")["datasets"] == []
+
+
+def test_segments_are_owner_only_by_default_and_configurable(daemon_factory):
+    for args, mode in [([], 0o600), (["--segment-mode", "0640"], 0o640)]:
+        d = daemon_factory.new(extra_args=args)
+        c = d.conn()
+        info = h.expect_ok(h.put_inline(c, "M", np.zeros(4)))
+        assert h.file_mode("/dev/shm/" + info["segment"]) == mode
+        d.stop()
+
+
+def test_bad_instance_names_refused(daemon_factory):
+    for bad in ["../x", "a/b", "a\x01b", "a.b"]:
+        d = daemon_factory.new(start=False)
+        d.argv = lambda bad=bad, d=d: [h.SHMPOOLD, "--instance", bad, "--socket", d.socket_path, "--foreground"]
+        d.expected_rc = 1
+        d.refused = True
+        d.spawn()
+        assert d.wait_exit() == 1, bad
+        assert "instance names are" in d.stderr_text()
+
+
+# --------------------------------------------------------------------------- limits
+
+def test_max_connections(daemon_factory):
+    d = daemon_factory.new(extra_args=["--max-connections", "3"])
+    conns = [d.conn() for _ in range(3)]
+    for c in conns:
+        assert c.ok("ping")["pong"] is True
+    extra = d.conn()
+    reply = extra._read_reply(h.time.monotonic() + 10)
+    h.expect_error(reply, "too_many_connections")
+    assert extra.wait_closed()
+    conns[0].close()
+    assert h.wait_until(lambda: _ping_ok(d), 10.0)
+    assert "max_connections reached" in d.stderr_text()
+
+
+def _ping_ok(d):
+    try:
+        with h.Conn(d.socket_path, timeout=5.0) as c:
+            return c.call("ping").get("ok") is True
+    except (h.ConnectionClosed, OSError, AssertionError):
+        return False
+
+
+def test_max_datasets(daemon_factory):
+    d = daemon_factory.new(extra_args=["--max-datasets", "2"])
+    c = d.conn()
+    h.expect_ok(h.put_inline(c, "a", np.zeros(2)))
+    h.expect_ok(h.put_inline(c, "b", np.zeros(2)))
+    h.expect_error(h.put_inline(c, "c", np.zeros(2)), "too_many_datasets")
+    h.expect_error(h.submit(c, "map", {"x": "a"}, params={"op": "exp"}), "too_many_datasets")
+    c.ok("dataset.delete", name="a")
+    h.expect_ok(h.put_inline(c, "c", np.zeros(2)))
+
+
+def test_max_ranges_and_dataset_bytes(daemon_factory):
+    d = daemon_factory.new(extra_args=["--max-ranges", "10", "--max-dataset-bytes", "4096"])
+    c = d.conn()
+    h.expect_error(h.submit(c, "noop", params={"rows": 100}, chunk=1), "too_many_ranges")
+    h.check_job_done(h.run_job(c, "noop", params={"rows": 100}, chunk=10))
+    h.expect_error(h.put_shm(c, "big", np.zeros(513)), "too_large")
+    h.expect_ok(h.put_inline(c, "P", np.zeros((40, 2))))
+    h.expect_error(h.submit(c, "rbf", {"points": "P"}, chunk=40), "too_large")  # 40x40 float64 output: 12800 bytes
+
+
+def test_line_too_long(daemon_factory):
+    d = daemon_factory.new(extra_args=["--max-line", "1000"])
+    c = d.conn()
+    c.send_raw(b'{"id":1,"verb":"ping","pad":"' + b"x" * 2000 + b'"}\n')
+    h.expect_error(c.recv_any(), "line_too_long")
+    assert c.wait_closed()
+    h.still_serves(d)

@@ -1,0 +1,105 @@
+// Unit tests of the access policies: PathPolicy (allowed directories, symlinks, `..`, new files)
+// and PeerPolicy (own uid and root always, users and groups by name or id, list parsing).
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <fstream>
+#include <string>
+
+#include "common/error.h"
+#include "server/path_policy.h"
+#include "server/peer_access.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using shmpool::ErrorCode;
+
+// A fresh directory tree: root/in (allowed) with a file, root/out with a secret, and symlinks.
+struct Tree {
+    fs::path root;
+    Tree() {
+        std::string tmpl = (fs::temp_directory_path() / "shmpool-unit.XXXXXX").string();
+        root = fs::canonical(mkdtemp(tmpl.data()));
+        fs::create_directories(root / "in" / "sub");
+        fs::create_directories(root / "out");
+        std::ofstream(root / "in" / "a.npy") << "x";
+        std::ofstream(root / "out" / "secret.npy") << "x";
+        fs::create_symlink(root / "out" / "secret.npy", root / "in" / "link_out.npy");
+        fs::create_symlink(root / "in" / "a.npy", root / "in" / "link_in.npy");
+        fs::create_symlink(root / "out", root / "in" / "dir_out");
+    }
+    ~Tree() { fs::remove_all(root); }
+    std::string in(const std::string& rel) const { return (root / "in" / rel).string(); }
+};
+
+ErrorCode code_of(const std::function<void()>& fn) {
+    try {
+        fn();
+    } catch (const shmpool::Error& e) {
+        return e.code();
+    }
+    FAIL("no error");
+    return ErrorCode::internal;
+}
+
+}  // namespace
+
+TEST_CASE("PathPolicy allows only resolved paths inside the allowed directories") {
+    Tree t;
+    shmpool::PathPolicy policy({(t.root / "in").string()});
+    CHECK(policy.resolve_existing(t.in("a.npy")) == t.in("a.npy"));
+    CHECK(policy.resolve_existing(t.in("link_in.npy")) == t.in("a.npy"));
+    CHECK(policy.resolve_existing(t.in("sub/../a.npy")) == t.in("a.npy"));
+    for (const std::string& bad : {t.in("link_out.npy"), t.in("dir_out/secret.npy"), t.in("../out/secret.npy"),
+                                   (t.root / "out" / "secret.npy").string(), std::string("a.npy"), std::string(""),
+                                   t.in("../nonexistent.npy"), std::string("/etc/passwd"), t.root.string()})
+        CHECK(code_of([&] { policy.resolve_existing(bad); }) == ErrorCode::path_not_allowed);
+    CHECK(code_of([&] { policy.resolve_existing(t.in("missing.npy")); }) == ErrorCode::io_error);
+}
+
+TEST_CASE("PathPolicy resolves a new file's directory, never its last component") {
+    Tree t;
+    shmpool::PathPolicy policy({(t.root / "in").string()});
+    CHECK(policy.resolve_new(t.in("new.npy")) == t.in("new.npy"));
+    CHECK(policy.resolve_new(t.in("sub/new.npy")) == t.in("sub/new.npy"));
+    for (const std::string& bad : {t.in("dir_out/new.npy"), t.in("../out/new.npy"), t.in(".."), t.in("sub/"),
+                                   std::string("/tmp/new.npy"), std::string("new.npy"), (t.root / "in").string()})
+        CHECK(code_of([&] { policy.resolve_new(bad); }) == ErrorCode::path_not_allowed);
+    CHECK(code_of([&] { policy.resolve_new(t.in("nodir/new.npy")); }) == ErrorCode::io_error);
+}
+
+TEST_CASE("PathPolicy without directories refuses every path") {
+    Tree t;
+    shmpool::PathPolicy none({});
+    CHECK(code_of([&] { none.resolve_existing(t.in("a.npy")); }) == ErrorCode::path_not_allowed);
+    CHECK(code_of([&] { none.resolve_new(t.in("b.npy")); }) == ErrorCode::path_not_allowed);
+    CHECK(code_of([&] { shmpool::PathPolicy({t.in("no-such-dir")}); }) == ErrorCode::io_error);
+}
+
+TEST_CASE("PeerPolicy: own uid and root always, others by user or group") {
+    shmpool::PeerPolicy own("", "");
+    CHECK(own.allows({1, 0, 0}));
+    CHECK(own.allows({1, geteuid(), 12345}));
+    CHECK_FALSE(own.allows({1, 54321, 54321}));
+    shmpool::PeerPolicy by_id("54321, 777", "4242");
+    CHECK(by_id.allows({1, 54321, 1}));
+    CHECK(by_id.allows({1, 777, 1}));
+    CHECK(by_id.allows({1, 60000, 4242}));  // primary group
+    CHECK_FALSE(by_id.allows({1, 60000, 60000}));
+    shmpool::PeerPolicy by_name("nobody", "");
+    CHECK(by_name.allows({1, 65534, 65534}));
+    CHECK(code_of([] { shmpool::PeerPolicy("no-such-user-xyz", ""); }) == ErrorCode::bad_name);
+    CHECK(code_of([] { shmpool::PeerPolicy("", "no-such-group-xyz"); }) == ErrorCode::bad_name);
+}
+
+TEST_CASE("split_list trims and drops empty items") {
+    CHECK(shmpool::split_list("") == std::vector<std::string>{});
+    CHECK(shmpool::split_list(" a, b ,,c,") == std::vector<std::string>{"a", "b", "c"});
+    CHECK(shmpool::split_list(",") == std::vector<std::string>{});
+}
