@@ -32,6 +32,7 @@ class WorkerKiller:
         self.prefer_busy = prefer_busy
         self.serving_only = serving_only
         self.first_done = {}  # pid -> its slot's ranges_done when first seen
+        self.polled = threading.Event()  # set once the pool was seen (serving_only: the baseline)
         self.rand = random.Random(seed)
         self.kills = 0
         self.busy_kills = 0
@@ -54,6 +55,7 @@ class WorkerKiller:
                 while not self.stop.is_set() and self.kills < self.min_kills:
                     ws = [w for w in c.ok("workers")["workers"]
                           if w.get("pid") and self._range(w) not in self.hit_ranges and self._serving(w)]
+                    self.polled.set()
                     busy = [w for w in ws if w["state"] == "busy"]
                     pool = busy if (self.prefer_busy and busy) else ws
                     if pool:

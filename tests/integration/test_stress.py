@@ -64,8 +64,9 @@ def wait_storm_recovered(daemon, killer, restarts_before):
 
 def storm_round(daemon, conn, seed, kernel, inputs, params, chunk):
     """One job while a worker is SIGKILLed every 3-10 ms; returns the ended job and the killer."""
+    killer = storm_killer(daemon, seed)  # sees the idle pool first: a worker serving after that is a target
+    assert killer.polled.wait(30), "the killer never listed the workers"
     job = h.expect_ok(h.submit(conn, kernel, inputs, params, chunk, wait=False), "job.submit " + kernel)
-    killer = storm_killer(daemon, seed)  # its first kill follows at once, while the job runs
     try:
         done = h.expect_ok(conn.call("job.wait", job=job["job"]), "job.wait in a crash storm")
     finally:
