@@ -205,10 +205,10 @@ def test_bad_instance_names_refused(daemon_factory):
     for bad in ["../x", "a/b", "a\x01b", "a.b"]:
         d = daemon_factory.new(start=False)
         d.argv = lambda bad=bad, d=d: [h.SHMPOOLD, "--instance", bad, "--socket", d.socket_path, "--foreground"]
-        d.expected_rc = 1
+        d.expected_rc = 2  # a bad setting: exit 2, like every configuration error
         d.refused = True
         d.spawn()
-        assert d.wait_exit() == 1, bad
+        assert d.wait_exit() == 2, bad
         assert "instance names are" in d.stderr_text()
 
 
