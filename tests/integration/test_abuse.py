@@ -2,6 +2,7 @@
 opened and dropped, binary garbage, deep JSON, a client that never reads. Each is answered or
 closed with bounded daemon memory while a well-behaved client's pings keep being answered."""
 
+import os
 import socket
 import threading
 import time
@@ -12,6 +13,8 @@ import pytest
 import shmpool_harness as h
 
 IDLE_TIMEOUT_S = 1
+# ASan keeps freed memory in its quarantine (256 MiB by default), so RSS bounds grow by that much.
+ASAN_SLACK_KIB = 256 * 1024 if os.environ.get("SHMPOOL_SANITIZED") else 0
 
 
 class Pinger:
@@ -111,7 +114,7 @@ def test_ten_thousand_connections_opened_and_dropped(abused):
     assert h.wait_until(lambda: _ping(abused), 10.0)
     after = rss_kib(abused.pid)
     print("daemon RSS before %d KiB, after 10,000 connections %d KiB" % (before, after))
-    assert after - before < 64 * 1024, (before, after)
+    assert after - before < 64 * 1024 + ASAN_SLACK_KIB, (before, after)
 
 
 def _ping(d):
@@ -172,5 +175,5 @@ def test_client_that_never_reads(abused):
         hog.close()
     print("never-reading client: %d requests sent before the daemon stopped reading; RSS %d -> %d KiB"
           % (sent, before, peak))
-    assert peak - before < 256 * 1024, (before, peak)
+    assert peak - before < 256 * 1024 + ASAN_SLACK_KIB, (before, peak)
     h.still_serves(abused)
