@@ -12,6 +12,7 @@ PACKAGES=(
   libopenblas-serial-dev             # dense kernels: single-threaded BLAS, one per worker
   python3 python3-numpy python3-scipy python3-pytest   # integration tests' references and runner
   procps                             # ps/pgrep for leak checks
+  python3-matplotlib python3-joblib python3-sklearn python3-distributed  # benchmarks: plots and baselines
 )
 
 missing=()
