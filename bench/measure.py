@@ -1,6 +1,8 @@
 """How bench/run.py measures: a warm-up, then repeated wall times summarized as median and
-min-max; latency percentiles; and the proportional set size (PSS) of a set of processes.
+min-max; latency percentiles; the proportional set size (PSS) of a set of processes; and the
+cost of fresh shared-memory pages, the floor under any job that writes a new output.
 """
+import os
 import threading
 import time
 
@@ -73,3 +75,19 @@ class PssPeak:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+
+
+def fresh_pages(nbytes, repeat):
+    """Wall times of allocating (zeroed) and then freeing `nbytes` of fresh tmpfs pages in
+    /dev/shm from one process: posix_fallocate on a new file, then unlink. A fresh output
+    costs at least this, whoever writes it."""
+    path = "/dev/shm/shmpool-bench-pages.%d" % os.getpid()
+
+    def once():
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+        try:
+            os.posix_fallocate(fd, 0, nbytes)
+        finally:
+            os.close(fd)
+            os.unlink(path)
+    return timed(once, repeat)[0]

@@ -63,8 +63,10 @@ def pool_map_per_chunk(nproc, chunk, chunks, repeat):
 def dask_dispatch(nproc, rounds, tasks, repeat):
     """dask.distributed LocalCluster (nproc processes, one thread each): submit().result()
     round trip and µs per task of map() + gather()."""
+    import logging
     from dask.distributed import Client, LocalCluster
-    with LocalCluster(n_workers=nproc, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=nproc, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, \
             Client(cluster) as client:
         rt = latencies_us(lambda: client.submit(_noop, pure=False).result(), rounds, max(10, rounds // 10))
         times = []

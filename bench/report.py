@@ -1,8 +1,12 @@
 """Turns bench/run.py's results into docs/benchmarks.md (tables of medians, min-max and
 ratios, the machine, the targets of issue #5 met or missed) and PNG plots; appends the
 hand-written analysis of what bounds each figure (bench/analysis.md).
+
+Again from a run's saved JSON: bench/report.py docs/benchmarks.json docs/benchmarks.md [IMG_DIR]
 """
+import json
 import os
+import sys
 
 import matplotlib
 
@@ -58,9 +62,9 @@ def targets(r):
     rt = d["tiny_round_trip"]
     out.append(("tiny-job round trip p50 ≤ 50 µs", us(rt["p50"]), rt["p50"] <= 50))
     out.append(("tiny-job round trip p99 ≤ 200 µs", us(rt["p99"]), rt["p99"] <= 200))
-    noop = d["chunks"][min(d["chunks"])]["shmpool"]["median"]
+    noop = d["chunks"][min(d["chunks"], key=int)]["shmpool"]["median"]
     out.append(("noop dispatch ≤ 1 µs/range", us(noop), noop <= 1))
-    sizes = sorted(r["input_size"])
+    sizes = sorted(r["input_size"], key=int)
     lo, hi = (r["input_size"][s]["shmpool"]["median"] for s in (sizes[0], sizes[-1]))
     out.append((f"per-range cost at {size_name(sizes[-1])} ≤ 1.1× at {size_name(sizes[0])}",
                 f"{hi / lo:.2f}×", hi / lo <= 1.1))
@@ -149,6 +153,10 @@ def section_workloads(r, img):
         rows = [(k, span(v), f"{t_nw / v['median']:.3f}×", "" if w["checksums_agree"][k] else "**MISMATCH**")
                 for k, v in w["times"].items()]
         out += f"### {title}\n\n" + table(["", "median (min–max)", f"{nw} / this", ""], rows) + "\n"
+        if "fresh_pages" in w:
+            fp = w["fresh_pages"]
+            out += (f"Floor: allocating and freeing the output's {size_name(fp['bytes'])} of fresh pages in /dev/shm "
+                    f"(posix_fallocate + unlink, one process) takes {span(fp['times'])}.\n\n")
     plot_workloads(seeds, nw, img)
     return out + "![workloads](img/workloads.png)\n\n"
 
@@ -256,3 +264,10 @@ def write(results, out_path, img):
         parts.append(f.read())
     with open(out_path, "w") as f:
         f.write("".join(parts))
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1]) as f:
+        saved = json.load(f)
+    out = sys.argv[2]
+    write(saved, out, sys.argv[3] if len(sys.argv) > 3 else os.path.join(os.path.dirname(os.path.abspath(out)), "img"))

@@ -23,12 +23,12 @@ import pool_probes as pp  # noqa: E402
 import report  # noqa: E402
 import shmpool_side as sp  # noqa: E402
 import workloads as wl  # noqa: E402
-from measure import summary, timed  # noqa: E402
+from measure import fresh_pages, summary, timed  # noqa: E402
 
 KB, MB, GB = 1 << 10, 1 << 20, 1 << 30
 FULL = {"rounds": 5000, "ranges": 500000, "chunks": [1, 10, 100, 1000, 10000], "pool_items": 2000000,
         "dask_rounds": 300, "dask_tasks": 2000, "input_sizes": [KB, 100 * MB, GB], "input_ranges": 200000,
-        "pool_tasks": 2000, "pickle_bytes": 4 * GB, "pss_bytes": GB, "workloads": wl.FULL}
+        "pool_tasks": 2000, "pickle_bytes": GB, "pss_bytes": GB, "workloads": wl.FULL}
 TINY = {"rounds": 200, "ranges": 2000, "chunks": [1, 100, 10000], "pool_items": 20000,
         "dask_rounds": 20, "dask_tasks": 100, "input_sizes": [KB, MB, 8 * MB], "input_ranges": 2000,
         "pool_tasks": 100, "pickle_bytes": 64 * MB, "pss_bytes": 8 * MB, "workloads": wl.TINY}
@@ -72,7 +72,7 @@ def bench_input_size(cfg, workdir, nproc, repeat):
             sp.put(d, "x", arr)
             row["shmpool"] = sp.per_range_us(d, "noop_input", cfg["input_ranges"], 1, repeat, {"x": "x"})
         log(f"input size {size}: Pool")
-        tasks = max(2 * nproc, min(cfg["pool_tasks"], cfg["pickle_bytes"] // size))
+        tasks = max(nproc, min(cfg["pool_tasks"], cfg["pickle_bytes"] // size))
         row["Pool, pickled argument"] = pp.pool_per_task_pickled(arr, nproc, tasks, repeat)
         row["Pool, fork-inherited"] = pp.pool_per_task_forked(arr, nproc, cfg["pool_tasks"], repeat)
         out[size] = row
@@ -123,6 +123,9 @@ def bench_workloads(cfg, workdir, nproc, repeat):
         out[w.title] = {"family": w.family, "reference_checksum": ref,
                         "times": {k: v[0] for k, v in rows.items()},
                         "checksums_agree": {k: bool(abs(v[1] - ref) <= 1e-9 * abs(ref)) for k, v in rows.items()}}
+        if w.out_bytes and len(w.baselines) > 1:
+            log(f"fresh pages: {w.title}")
+            out[w.title]["fresh_pages"] = {"bytes": w.out_bytes, "times": fresh_pages(w.out_bytes, repeat)}
     return out
 
 

@@ -18,8 +18,8 @@ TINY = {"euclidean": [(200, 150, 8)], "rbf": [100, 200], "gaussian": [(200, 12)]
 class Workload:
     """One workload at one size: `family` groups the sizes that share a warm-up."""
 
-    def __init__(self, family, title, data, kernel, inputs, params, baselines):
-        self.family, self.title, self.data = family, title, data
+    def __init__(self, family, title, data, kernel, inputs, params, baselines, out_bytes=0):
+        self.family, self.title, self.data, self.out_bytes = family, title, data, out_bytes
         self.kernel, self.inputs, self.params = kernel, inputs, params
         self.baselines = baselines  # {name: fn() -> result}; the first is the reference
 
@@ -33,7 +33,8 @@ def euclidean(n, m, d, nproc):
                         "SciPy cdist": lambda: ref.scipy_euclidean(X, Y),
                         "seed RawArray+JoinableQueue": lambda: sb.rawarray_queue(sb.euclidean_rows, (X, Y), (n, m), nproc),
                         "joblib": lambda: lb.joblib_euclidean(X, Y, nproc),
-                        f"sklearn pairwise_distances(n_jobs={nproc})": lambda: lb.sklearn_euclidean(X, Y, nproc)})
+                        f"sklearn pairwise_distances(n_jobs={nproc})": lambda: lb.sklearn_euclidean(X, Y, nproc)},
+                    out_bytes=8 * n * m)
 
 
 def rbf(N, nproc, baselines=True):
@@ -43,7 +44,7 @@ def rbf(N, nproc, baselines=True):
         fns.update({"seed RawArray+JoinableQueue": lambda: sb.rawarray_queue(sb.rbf_rows, (P,), (N, N), nproc),
                     "joblib": lambda: lb.joblib_rbf(P, nproc),
                     f"sklearn pairwise_distances(n_jobs={nproc})": lambda: lb.sklearn_rbf(P, nproc)})
-    return Workload("rbf", f"rbf N={N}", {"P": P}, "rbf", {"points": "P"}, {}, fns)
+    return Workload("rbf", f"rbf N={N}", {"P": P}, "rbf", {"points": "P"}, {}, fns, out_bytes=8 * N * N)
 
 
 def gaussian(K, side, nproc):
@@ -52,7 +53,8 @@ def gaussian(K, side, nproc):
                     {"images": "images"}, {"sigma": SIGMA}, {
                         "SciPy": lambda: ref.scipy_gaussian(images, SIGMA),
                         "seed Pool.map": lambda: sb.pool_map_gaussian(images, nproc),
-                        "joblib": lambda: lb.joblib_gaussian(images, SIGMA, nproc)})
+                        "joblib": lambda: lb.joblib_gaussian(images, SIGMA, nproc)},
+                    out_bytes=8 * K * side * side)
 
 
 def bilinear(k, m, nproc):
