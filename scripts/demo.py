@@ -16,28 +16,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # NumPy's baseline: one proc
 import numpy as np  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def numpy_euclidean(X, Y):
-    sq = (X * X).sum(1)[:, None] + (Y * Y).sum(1)[None, :] - 2.0 * (X @ Y.T)
-    return np.sqrt(np.maximum(sq, 0.0))
-
-
-def numpy_rbf(P):  # seed 002's spCalcDistance, for any d
-    L = np.sqrt(((P[:, None, :] - P[None, :, :]) ** 2).sum(-1))
-    return L * L * L / 12 + L * L / 6
-
-
-def scipy_gaussian(images, sigma):  # seed 000's loop, one image at a time
-    from scipy.ndimage import gaussian_filter
-    return np.array([gaussian_filter(im, sigma=sigma) for im in images])
-
-
-def scipy_bilinear_exp_sum(Z, P):  # seed 003's BigData.do_single
-    from scipy.interpolate import RectBivariateSpline
-    n = Z.shape[1]
-    return sum(np.sum(np.exp(RectBivariateSpline(np.arange(n), np.arange(n), z, kx=1, ky=1).ev(P[:, 0], P[:, 1])))
-               for z in Z)
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import seed_baselines as sb  # noqa: E402  the seeds' multiprocessing code, shared with bench/run.py
+from references import numpy_euclidean, numpy_rbf, scipy_bilinear_exp_sum, scipy_gaussian  # noqa: E402
 
 
 def checksum(result):
@@ -123,7 +104,6 @@ def main():
     rng = np.random.default_rng(2017)
     data = {"X": rng.random((n, d)), "Y": rng.random((n, d)), "P": rng.random((N, 3)),
             "images": rng.random((K, 28, 28)), "Z": rng.random((k, k, k)), "Q": rng.uniform(0, k - 1, (m, 2))}
-    import seed_baselines as sb
     workloads = [  # title, kernel, inputs, params, reference in one process, the seed's multiprocessing code
         (f"euclidean {n}x{n}, d={d}", "euclidean", {"X": "X", "Y": "Y"}, {},
          lambda: numpy_euclidean(data["X"], data["Y"]),

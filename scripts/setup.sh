@@ -16,6 +16,7 @@ PACKAGES=(
   procps                             # ps/pgrep for leak checks
   clang libclang-rt-14-dev           # libFuzzer targets (scripts/fuzz.sh)
   util-linux                         # setpriv: the security tests run a client as nobody
+  python3-matplotlib python3-joblib python3-sklearn python3-distributed  # benchmarks: plots and baselines
 )
 
 missing=()

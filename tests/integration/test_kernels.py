@@ -84,6 +84,18 @@ def test_noop_many_ranges(daemon):
     assert job["ranges"] == 3, job
 
 
+def test_noop_input_maps_its_input_and_writes_nothing(daemon, workdir):
+    c = daemon.conn()
+    h.put_file(c, workdir, "big", h.rng(4).standard_normal((3000, 50)))
+    before = c.ok("dataset.list")["datasets"]
+    job = h.run_job(c, "noop_input", {"x": "big"}, params={"rows": 5000}, chunk=7)
+    h.check_job_done(job, rows=5000, chunk=7)
+    assert job["ranges"] == 715 and job.get("output") is None, job
+    assert c.ok("dataset.list")["datasets"] == before
+    h.expect_error(h.submit(c, "noop_input"), ("missing_role",), "noop_input without x")
+    h.expect_error(h.submit(c, "noop_input", {"x": "no-such"}), ("unknown_dataset",), "unknown input")
+
+
 def test_job_output_feeds_next_job(daemon, workdir):
     r = h.rng(3)
     X, Y = r.standard_normal((30, 4)), r.standard_normal((20, 4))

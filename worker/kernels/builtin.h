@@ -9,6 +9,7 @@ namespace shmpool {
 const Kernel& euclidean_kernel();  // worker/kernels/euclidean.cpp
 const Kernel& rbf_kernel();        // worker/kernels/rbf.cpp
 const Kernel& noop_kernel();       // worker/kernels/noop.cpp
+const Kernel& noop_input_kernel(); // worker/kernels/noop.cpp
 const Kernel& sleep_kernel();      // worker/kernels/sleep.cpp
 const Kernel& cdist_kernel();      // worker/kernels/cdist.cpp
 const Kernel& map_kernel();        // worker/kernels/map.cpp

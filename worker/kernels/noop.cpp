@@ -1,5 +1,5 @@
-// The `noop` kernel: an index space of `rows` rows whose ranges do nothing and write nothing.
-// It measures the pool's own cost per range (dispatch, accounting) with no kernel work.
+// The `noop` and `noop_input` kernels: an index space of `rows` rows whose ranges do nothing and
+// write nothing. They measure the pool's own cost per range, without and with a mapped input.
 #include "worker/kernels/builtin.h"
 #include "worker/kernels/validate.h"
 
@@ -35,7 +35,23 @@ public:
     }
 };
 
+// `noop` with one input `x` of any dtype and shape, mapped by each worker and never read: its
+// per-range cost shows that dispatch does not depend on the size of a job's inputs.
+class NoopInputKernel : public NoopKernel {
+public:
+    std::string name() const override { return "noop_input"; }
+    std::vector<std::string> roles() const override { return {"x"}; }
+    std::string description() const override {
+        return "does nothing over [0, rows) with input x mapped but not read; no output";
+    }
+};
+
 }  // namespace
+
+const Kernel& noop_input_kernel() {
+    static const NoopInputKernel kernel;
+    return kernel;
+}
 
 const Kernel& noop_kernel() {
     static const NoopKernel kernel;

@@ -16,6 +16,7 @@ constexpr KernelAccessor kKernels[] = {
     &euclidean_kernel,
     &rbf_kernel,
     &noop_kernel,
+    &noop_input_kernel,
     &sleep_kernel,
     &cdist_kernel,
     &map_kernel,

@@ -1,5 +1,5 @@
 """The seeds' multiprocessing code (../shared/seeds/), ported faithfully to Python 3: the
-hand-written pools shmpool replaces, timed beside it by scripts/demo.py --seeds.
+hand-written pools shmpool replaces, timed beside it by bench/run.py and scripts/demo.py --seeds.
 """
 import ctypes
 import multiprocessing as mp
@@ -69,6 +69,35 @@ def pool_map_gaussian(images, nproc=2):
     pool.close()
     pool.join()
     return np.array(res)
+
+
+# ---- seed 003: BigData, the naive version (the whole object, n interpolators, pickled with
+# xi and yi into every apply_async, one task per k)
+
+
+class BigData:
+    def __init__(self, Z):
+        from scipy.interpolate import RectBivariateSpline
+        n = Z.shape[1]
+        self.ff = [RectBivariateSpline(np.arange(n), np.arange(n), z, kx=1, ky=1) for z in Z]
+        self.n = len(Z)
+
+    def do_chunk(self, k, xi, yi):
+        return np.sum(np.exp(self.ff[k].ev(xi, yi)))
+
+
+def _do_chunk_wrapper(bd, k, xi, yi):
+    return bd.do_chunk(k, xi, yi)
+
+
+def bigdata_naive(Z, P, nproc=2):
+    bd = BigData(Z)
+    pool = mp.Pool(nproc)
+    procs = [pool.apply_async(_do_chunk_wrapper, (bd, k, P[:, 0], P[:, 1])) for k in range(bd.n)]
+    total = sum(p.get(timeout=600) for p in procs)
+    pool.close()
+    pool.join()
+    return total
 
 
 # ---- seed 003: BigData, the fixed version (data reached through a fork-inherited global,
