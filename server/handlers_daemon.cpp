@@ -35,9 +35,10 @@ nlohmann::json dataset_totals(const DatasetStore& store) {
 }
 
 nlohmann::json worker_totals(const WorkerPool& pool) {
+    nlohmann::json workers = pool.describe();
     uint64_t restarts = 0;
-    for (const auto& w : pool.describe()) restarts += w["restarts"].get<uint64_t>();
-    return {{"count", pool.describe().size()}, {"alive", pool.alive()}, {"restarts", restarts}};
+    for (const auto& w : workers) restarts += w["restarts"].get<uint64_t>();
+    return {{"count", workers.size()}, {"alive", pool.alive()}, {"restarts", restarts}};
 }
 
 // Compact descriptions of the jobs that have not ended, for `shmpool top`.

@@ -91,26 +91,27 @@ NpyHeader read_npy_header(const std::string& path) {
     return read_npy_header_fd(file.fd, "'" + path + "'");
 }
 
-void put_from_file(const Call& c, const std::string& name, const std::string& asked) {
-    std::string path = c.daemon->paths().resolve_existing(asked);
-    NpyHeader h = read_npy_header(path);
+// The copy job that loads the data of an .npy file (header `h`) that workers open as `path`.
+JobSpec load_npy_spec(const std::string& name, const NpyHeader& h, const std::string& path) {
     ArrayMeta meta{h.dtype, h.shape};
     JobSpec spec{"_load_npy", {}, meta_params(meta), copy_chunk(meta), name};
     spec.params["path"] = path;
     spec.params["offset"] = h.data_offset;
-    run_copy_job(c, spec, [](const Job& j) { return j.output_info; });
+    return spec;
+}
+
+void put_from_file(const Call& c, const std::string& name, const std::string& asked) {
+    std::string path = c.daemon->paths().resolve_existing(asked);
+    run_copy_job(c, load_npy_spec(name, read_npy_header(path), path), [](const Job& j) { return j.output_info; });
 }
 
 // Loads the .npy file the client passed as a descriptor (SCM_RIGHTS) with this request. The
 // daemon opens no path of the client's: workers reopen the descriptor by /proc/<daemon>/fd/N.
 void put_from_fd(const Call& c, const std::string& name, const std::shared_ptr<OwnedFd>& file) {
     int fd = file->fd;
-    NpyHeader h = read_npy_header_fd(fd, "the passed descriptor");
-    ArrayMeta meta{h.dtype, h.shape};
-    JobSpec spec{"_load_npy", {}, meta_params(meta), copy_chunk(meta), name};
-    spec.params["path"] = "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd);
+    std::string path = "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd);
+    JobSpec spec = load_npy_spec(name, read_npy_header_fd(fd, "the passed descriptor"), path);
     spec.params["passed_fd"] = true;
-    spec.params["offset"] = h.data_offset;
     run_copy_job(c, spec, [file](const Job& j) { return j.output_info; }, [file] {});
 }
 

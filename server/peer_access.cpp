@@ -28,22 +28,23 @@ std::optional<uint32_t> numeric_id(const std::string& text) {
     return value;
 }
 
-uid_t resolve_user(const std::string& name) {
-    if (auto id = numeric_id(name)) return *id;
-    passwd pw{}, *found = nullptr;
+// The id of a user or group given by number or by name; `lookup` is getpwnam_r or getgrnam_r.
+template <class Entry, class Id, class Lookup>
+Id resolve_id(const std::string& name, Lookup lookup, Id Entry::*id, const char* setting, const char* kind) {
+    if (auto number = numeric_id(name)) return *number;
+    Entry entry{}, *found = nullptr;
     std::string buf(kNameBufBytes, '\0');
-    if (getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || !found)
-        throw Error(ErrorCode::bad_name, "allow_users: no user named '" + name + "'");
-    return pw.pw_uid;
+    if (lookup(name.c_str(), &entry, buf.data(), buf.size(), &found) != 0 || !found)
+        throw Error(ErrorCode::bad_name, std::string(setting) + ": no " + kind + " named '" + name + "'");
+    return entry.*id;
+}
+
+uid_t resolve_user(const std::string& name) {
+    return resolve_id(name, getpwnam_r, &passwd::pw_uid, "allow_users", "user");
 }
 
 gid_t resolve_group(const std::string& name) {
-    if (auto id = numeric_id(name)) return *id;
-    group gr{}, *found = nullptr;
-    std::string buf(kNameBufBytes, '\0');
-    if (getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &found) != 0 || !found)
-        throw Error(ErrorCode::bad_name, "allow_groups: no group named '" + name + "'");
-    return gr.gr_gid;
+    return resolve_id(name, getgrnam_r, &group::gr_gid, "allow_groups", "group");
 }
 
 // The supplementary groups of the user `uid` (empty when the uid has no passwd entry).

@@ -116,7 +116,7 @@ Job& Scheduler::submit(const JobSpec& spec) {
     jobs_.emplace(ref.id, std::move(job));
     metrics_.jobs_submitted += 1;
     if (inputs_sealed(ref)) {
-        waiting_.push_back(ref.id);
+        queued_.push_back(ref.id);
     } else {
         ref.state = JobState::waiting;
         awaiting_inputs_.push_back(ref.id);
@@ -208,7 +208,7 @@ void Scheduler::release_jobs_awaiting_inputs() {
             if (!job || job->ended_state()) continue;  // cancelled or timed out while it waited
             if (inputs_sealed(*job)) {
                 job->state = JobState::queued;
-                waiting_.push_back(id);
+                queued_.push_back(id);
             } else if (auto error = failed_input(*job)) {
                 finish(*job, JobState::failed, std::move(error));
                 failed_one = true;
@@ -222,10 +222,10 @@ void Scheduler::release_jobs_awaiting_inputs() {
 
 // ---- dispatch -------------------------------------------------------------------------
 
-void Scheduler::start_waiting_jobs() {
-    while (!waiting_.empty() && !free_job_slots_.empty()) {
-        auto it = jobs_.find(waiting_.front());
-        waiting_.pop_front();
+void Scheduler::start_queued_jobs() {
+    while (!queued_.empty() && !free_job_slots_.empty()) {
+        auto it = jobs_.find(queued_.front());
+        queued_.pop_front();
         if (it == jobs_.end() || it->second->ended_state()) continue;  // cancelled while it waited
         Job& job = *it->second;
         job.slot = static_cast<int>(free_job_slots_.back());
@@ -276,7 +276,7 @@ uint32_t Scheduler::depth_for(const Job& job) const {
 void Scheduler::pump() {
     prune_finished();  // here, never inside account/finish, which still hold a Job&
     release_jobs_awaiting_inputs();
-    start_waiting_jobs();
+    start_queued_jobs();
     std::vector<bool> touched(slots_.size(), false);
     for (bool progress = true; progress;) {
         progress = false;

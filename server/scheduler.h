@@ -84,7 +84,7 @@ private:
     void release_jobs_awaiting_inputs();
     std::optional<JobError> failed_input(const Job& job) const;
     bool inputs_sealed(const Job& job) const;
-    void start_waiting_jobs();
+    void start_queued_jobs();
     void publish(Job& job);
     Job* next_job_with_work();
     uint32_t depth_for(const Job& job) const;
@@ -108,7 +108,7 @@ private:
     std::set<uint64_t> active_;        // running jobs with ranges to hand out, oldest first
     std::deque<uint64_t> awaiting_inputs_;  // state waiting: an input is an unsealed job output
     bool job_ended_since_release_ = false;  // only an ending job can seal or doom an awaited input
-    std::deque<uint64_t> waiting_;     // queued jobs waiting for a descriptor slot
+    std::deque<uint64_t> queued_;      // queued jobs waiting for a descriptor slot
     std::deque<uint64_t> finished_;    // ended jobs, oldest first, for pruning
     std::vector<uint32_t> free_job_slots_;
     uint64_t next_job_id_ = 1;

@@ -674,8 +674,8 @@ TEST_CASE("jobs beyond kMaxJobSlots wait queued until a slot frees, oldest first
     CHECK(h.scheduler->idle());
 }
 
-// Regression: a job cancelled while it waits for a descriptor slot stays in waiting_; when
-// enough jobs finish before a slot frees, prune_finished() erases it, and start_waiting_jobs()
+// Regression: a job cancelled while it waits for a descriptor slot stays in queued_; when
+// enough jobs finish before a slot frees, prune_finished() erases it, and start_queued_jobs()
 // once called get() on the erased id: unknown_job thrown out of drain_completions(), and out of
 // every later pump(), so no queued job ever started again.
 TEST_CASE("a cancelled queued job pruned from the history does not wedge the queue", "[scheduler]") {
