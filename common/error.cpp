@@ -40,6 +40,7 @@ std::string_view error_code_name(ErrorCode code) {
         case ErrorCode::too_many_datasets: return "too_many_datasets";
         case ErrorCode::too_many_ranges: return "too_many_ranges";
         case ErrorCode::idle_timeout: return "idle_timeout";
+        case ErrorCode::too_many_requests: return "too_many_requests";
     }
     return "internal";
 }

@@ -236,6 +236,23 @@ def _ping_ok(d):
         return False
 
 
+def test_max_requests_per_connection(daemon_factory):
+    """Requests of one connection waiting for a job count against its cap; one more gets its own
+    code and the connection stays usable; other connections are not affected."""
+    d = daemon_factory.new(extra_args=["--max-requests-per-connection", "3"])
+    c, other = d.conn(), d.conn()
+    job = h.expect_ok(h.submit(c, "sleep", params={"rows": 100000, "ms": 10}, chunk=1, wait=False))["job"]
+    waits = [c.request("job.wait", job=job) for _ in range(3)]
+    h.expect_error(c.call("job.wait", job=job), "too_many_requests")
+    h.expect_error(c.call("ping"), "too_many_requests")
+    assert other.ok("ping")["pong"] is True
+    other.ok("job.cancel", job=job)
+    for rid in waits:
+        h.expect_error(c.recv_reply(rid), "cancelled")
+    assert c.ok("ping")["pong"] is True
+    h.wait_pool_idle(d, 2)
+
+
 def test_max_datasets(daemon_factory):
     d = daemon_factory.new(extra_args=["--max-datasets", "2"])
     c = d.conn()
