@@ -274,6 +274,20 @@ def test_max_ranges_and_dataset_bytes(daemon_factory):
     h.expect_error(h.submit(c, "rbf", {"points": "P"}, chunk=40), "too_large")  # 40x40 float64 output: 12800 bytes
 
 
+def test_max_output_bytes(daemon_factory):
+    """A job output over --max-output-bytes gets its own code at submit and allocates nothing;
+    one under it runs, and a put of the same size is not an output, so it is not capped."""
+    d = daemon_factory.new(extra_args=["--max-output-bytes", "4096"])
+    c = d.conn()
+    h.expect_ok(h.put_inline(c, "P", np.zeros((40, 2))))
+    before = d.segments()
+    h.expect_error(h.submit(c, "rbf", {"points": "P"}), "output_too_large")  # 40x40 float64: 12800 bytes
+    assert d.segments() == before
+    h.expect_ok(h.put_inline(c, "Q", np.arange(40.0).reshape(20, 2)))
+    h.check_job_done(h.run_job(c, "rbf", {"points": "Q"}))  # 20x20 float64: 3200 bytes
+    h.expect_ok(h.put_inline(c, "big", np.zeros(1024)))  # 8192 bytes, not a job output
+
+
 def test_line_too_long(daemon_factory):
     d = daemon_factory.new(extra_args=["--max-line", "1000"])
     c = d.conn()
