@@ -40,6 +40,8 @@ std::string_view error_code_name(ErrorCode code) {
         case ErrorCode::too_many_datasets: return "too_many_datasets";
         case ErrorCode::too_many_ranges: return "too_many_ranges";
         case ErrorCode::idle_timeout: return "idle_timeout";
+        case ErrorCode::too_many_requests: return "too_many_requests";
+        case ErrorCode::output_too_large: return "output_too_large";
     }
     return "internal";
 }

@@ -41,6 +41,8 @@ enum class ErrorCode {
     too_many_datasets,     // the instance already holds max_datasets datasets
     too_many_ranges,       // a job would be split into more ranges than the limit
     idle_timeout,          // a partial request line stayed incomplete too long
+    too_many_requests,     // the connection already has max_requests_per_connection requests unanswered
+    output_too_large,      // a job's output would exceed max_output_bytes
 };
 
 std::string_view error_code_name(ErrorCode code);

@@ -89,6 +89,7 @@ int Daemon::run(const std::function<void()>& ready) {
     SchedulerLimits limits;
     limits.max_attempts = opts_.max_attempts;
     limits.max_dataset_bytes = opts_.max_dataset_bytes;
+    limits.max_output_bytes = opts_.max_output_bytes;
     limits.max_ranges = opts_.max_ranges;
     limits.test_kernels = opts_.test_kernels;
     scheduler_ = std::make_unique<Scheduler>(control_, opts_.workers, *store_, limits);

@@ -38,14 +38,24 @@ const std::unordered_map<std::string_view, Verb>& verbs() {
 
 }  // namespace
 
+// The per-connection cap on unanswered requests (docs/security.md); the connection stays usable.
+void Router::check_requests_open(const Session& session) const {
+    uint32_t cap = daemon_.options().max_requests_per_connection;
+    if (cap != 0 && session.requests_open() >= cap)
+        throw Error(ErrorCode::too_many_requests, "this connection already has " + std::to_string(cap) +
+                                                      " requests not yet answered (max-requests-per-connection)");
+}
+
 void Router::on_line(const std::shared_ptr<Session>& session, std::string_view line) {
     nlohmann::json id;
     try {
-        Call call{&daemon_, session, parse_request(line, &id)};
+        Call call{&daemon_, session, parse_request(line, &id), nullptr};
         auto it = verbs().find(call.req.verb);
         if (it == verbs().end()) throw Error(ErrorCode::unknown_verb, "no verb '" + call.req.verb + "'");
         if (daemon_.shutting_down() && !it->second.while_stopping)
             throw Error(ErrorCode::shutting_down, "the daemon is stopping and takes no new work");
+        check_requests_open(*session);
+        call.open_token = session->open_request();
         it->second.handler(call);
     } catch (const Error& e) {
         session->send(reply_error(id, e.code(), e.what()));

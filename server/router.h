@@ -17,6 +17,7 @@ struct Call {
     Daemon* daemon;
     std::shared_ptr<Session> session;
     Request req;
+    std::shared_ptr<void> open_token;  // counts the request as unanswered while a copy lives
 
     const nlohmann::json& args() const { return req.body; }
     void ok(nlohmann::json result) const { session->send(reply_ok(req.id, std::move(result))); }
@@ -35,6 +36,7 @@ public:
     void on_line_too_long(const std::shared_ptr<Session>& session);
 
 private:
+    void check_requests_open(const Session& session) const;
     Daemon& daemon_;
 };
 

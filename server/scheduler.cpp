@@ -94,6 +94,10 @@ Job& Scheduler::submit(const JobSpec& spec) {
     job->id = next_job_id_++;
     if (plan.output) {
         uint64_t bytes = checked_bytes(plan.output->shape, plan.output->dtype);
+        if (limits_.max_output_bytes != 0 && bytes > limits_.max_output_bytes)
+            throw Error(ErrorCode::output_too_large, "the output " + plan.output->shape.to_string() + " would need " +
+                                                         std::to_string(bytes) + " bytes, over max-output-bytes " +
+                                                         std::to_string(limits_.max_output_bytes));
         if (bytes > limits_.max_dataset_bytes)
             throw Error(ErrorCode::too_large, "the output " + plan.output->shape.to_string() + " would need " +
                                                   std::to_string(bytes) + " bytes, over the per-dataset limit of " +

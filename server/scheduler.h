@@ -21,6 +21,7 @@ struct SchedulerLimits {
     uint32_t max_attempts = 3;          // deaths of a worker running a range before its job fails
     uint64_t max_ranges = 1ull << 24;   // ranges per job
     uint64_t max_dataset_bytes = 1ull << 40;
+    uint64_t max_output_bytes = 0;      // bytes of one job's output (0: only max_dataset_bytes)
     size_t finished_jobs_kept = 10000;
     bool test_kernels = false;          // accept kernels marked test_only
 };

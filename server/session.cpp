@@ -110,6 +110,13 @@ int Session::take_fd() {
     return fd;
 }
 
+std::shared_ptr<void> Session::open_request() {
+    ++requests_open_;
+    return std::shared_ptr<void>(nullptr, [weak = weak_from_this()](void*) {
+        if (auto self = weak.lock()) --self->requests_open_;
+    });
+}
+
 namespace {
 std::string json_line(const nlohmann::json& message) {
     std::string line = message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

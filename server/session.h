@@ -41,6 +41,10 @@ public:
     int take_fd();
     // Slowloris bound: a partial line must complete within one to two of these (0: none).
     void set_idle_timeout(std::chrono::milliseconds timeout) { idle_timeout_ = timeout; }
+    // Requests of this connection not yet answered: a request holds the token until every
+    // copy of its Call is gone (answered now, or its job-end callback has run).
+    size_t requests_open() const { return requests_open_; }
+    std::shared_ptr<void> open_request();
 
 private:
     static constexpr size_t kHighWater = 16 << 20;  // queued reply bytes before reading pauses
@@ -79,6 +83,7 @@ private:
     boost::asio::steady_timer idle_timer_;
     bool idle_armed_ = false;
     size_t partial_seen_ = 0;  // bytes of a partial line at the last tick (0: none)
+    size_t requests_open_ = 0;
 };
 
 }  // namespace shmpool

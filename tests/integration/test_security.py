@@ -236,6 +236,23 @@ def _ping_ok(d):
         return False
 
 
+def test_max_requests_per_connection(daemon_factory):
+    """Requests of one connection waiting for a job count against its cap; one more gets its own
+    code and the connection stays usable; other connections are not affected."""
+    d = daemon_factory.new(extra_args=["--max-requests-per-connection", "3"])
+    c, other = d.conn(), d.conn()
+    job = h.expect_ok(h.submit(c, "sleep", params={"rows": 100000, "ms": 10}, chunk=1, wait=False))["job"]
+    waits = [c.request("job.wait", job=job) for _ in range(3)]
+    h.expect_error(c.call("job.wait", job=job), "too_many_requests")
+    h.expect_error(c.call("ping"), "too_many_requests")
+    assert other.ok("ping")["pong"] is True
+    other.ok("job.cancel", job=job)
+    for rid in waits:
+        h.expect_error(c.recv_reply(rid), "cancelled")
+    assert c.ok("ping")["pong"] is True
+    h.wait_pool_idle(d, 2)
+
+
 def test_max_datasets(daemon_factory):
     d = daemon_factory.new(extra_args=["--max-datasets", "2"])
     c = d.conn()
@@ -255,6 +272,20 @@ def test_max_ranges_and_dataset_bytes(daemon_factory):
     h.expect_error(h.put_shm(c, "big", np.zeros(513)), "too_large")
     h.expect_ok(h.put_inline(c, "P", np.zeros((40, 2))))
     h.expect_error(h.submit(c, "rbf", {"points": "P"}, chunk=40), "too_large")  # 40x40 float64 output: 12800 bytes
+
+
+def test_max_output_bytes(daemon_factory):
+    """A job output over --max-output-bytes gets its own code at submit and allocates nothing;
+    one under it runs, and a put of the same size is not an output, so it is not capped."""
+    d = daemon_factory.new(extra_args=["--max-output-bytes", "4096"])
+    c = d.conn()
+    h.expect_ok(h.put_inline(c, "P", np.zeros((40, 2))))
+    before = d.segments()
+    h.expect_error(h.submit(c, "rbf", {"points": "P"}), "output_too_large")  # 40x40 float64: 12800 bytes
+    assert d.segments() == before
+    h.expect_ok(h.put_inline(c, "Q", np.arange(40.0).reshape(20, 2)))
+    h.check_job_done(h.run_job(c, "rbf", {"points": "Q"}))  # 20x20 float64: 3200 bytes
+    h.expect_ok(h.put_inline(c, "big", np.zeros(1024)))  # 8192 bytes, not a job output
 
 
 def test_line_too_long(daemon_factory):
