@@ -162,7 +162,9 @@ void print_stats(std::ostream& out, const Command& cmd, const Json& r) {
         << counts(jobs, {"running", "queued", "waiting"}) << "\n"
         << "ranges:      " << counts(member(r, "ranges"), {"run", "requeued", "duplicates"}) << "\n"
         << "datasets:    " << field(member(r, "datasets"), "count") << " holding "
-        << field(member(r, "datasets"), "bytes") << " bytes\n"
+        << field(member(r, "datasets"), "bytes") << " bytes; spares: " << field(member(r, "datasets"), "spares")
+        << " holding " << field(member(r, "datasets"), "spare_bytes") << " bytes, "
+        << field(member(r, "datasets"), "spares_reused") << " reused\n"
         << "workers:     " << counts(member(r, "workers"), {"alive", "restarts"}) << "\n"
         << "job latency: " << latency_text(member(r, "job_latency_s")) << "\n";
 }

@@ -75,6 +75,10 @@ void range_and_resource_families(Writer& w, const Json& s) {
     w.one("shmpool_datasets", "gauge", "Datasets held.", number_at(s, {"datasets", "count"}));
     w.one("shmpool_dataset_bytes", "gauge", "Bytes of shared memory held by datasets.",
           number_at(s, {"datasets", "bytes"}));
+    w.one("shmpool_spare_bytes", "gauge", "Bytes of deleted datasets' segments kept for reuse.",
+          number_at(s, {"datasets", "spare_bytes"}));
+    w.one("shmpool_spares_reused_total", "counter", "Job outputs written into a kept segment.",
+          number_at(s, {"datasets", "spares_reused"}));
     w.one("shmpool_workers", "gauge", "Worker processes alive.", number_at(s, {"workers", "alive"}));
     w.one("shmpool_worker_restarts_total", "counter", "Worker processes replaced after they died.",
           number_at(s, {"workers", "restarts"}));

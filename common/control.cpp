@@ -17,6 +17,12 @@ void WorkerSlot::reset() {
     done.reset();
 }
 
+void log_removed_segment(Header* header, uint64_t backing) {
+    uint64_t n = header->deleted_count.load(std::memory_order_relaxed);
+    header->deleted_ids[n % kDeleteLogSize] = backing;
+    header->deleted_count.store(n + 1, std::memory_order_release);
+}
+
 size_t control_bytes(uint32_t n_workers) { return sizeof(Header) + n_workers * sizeof(WorkerSlot); }
 
 Header* init_control(void* memory, uint32_t n_workers) {

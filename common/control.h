@@ -12,7 +12,7 @@
 namespace shmpool::ctl {
 
 constexpr uint32_t kMagic = 0x53504f4c;  // "SPOL"
-constexpr uint32_t kLayoutVersion = 1;
+constexpr uint32_t kLayoutVersion = 2;
 constexpr uint32_t kRingSize = 64;       // ranges in flight per worker, at most
 constexpr uint32_t kMaxJobSlots = 256;   // jobs dispatching at once
 constexpr uint32_t kMaxRoles = 4;
@@ -25,7 +25,9 @@ constexpr uint32_t kMaxWorkers = 256;
 
 // A dataset as a worker finds it: segment number, type and shape.
 struct DatasetRef {
-    uint64_t id = 0;  // 0: none
+    uint64_t id = 0;       // the segment's name (shmpool.<inst>.ds<id>); 0: none
+    uint64_t backing = 0;  // the segment's first number, kept when a spare is renamed to a new
+                           // dataset: workers key their mappings by it and the deletion log names it
     uint64_t bytes = 0;
     uint8_t dtype = 0;
     uint8_t ndim = 0;
@@ -90,7 +92,8 @@ struct alignas(64) Header {
     uint32_t version;
     uint32_t n_workers;
     std::atomic<uint32_t> daemon_sleeping;  // workers write the eventfd only when set
-    // Deleted dataset ids, a ring written only by the daemon; workers drop their mappings.
+    // Backing numbers of removed segments, a ring written only by the daemon (through
+    // log_removed_segment); workers drop their mappings of them.
     std::atomic<uint64_t> deleted_count;
     uint64_t deleted_ids[kDeleteLogSize];
     JobDesc jobs[kMaxJobSlots];
@@ -100,6 +103,9 @@ struct alignas(64) Header {
 
 static_assert(sizeof(Header) % alignof(WorkerSlot) == 0);
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
+
+// Tells the workers that the segment with this backing number is gone (they unmap it).
+void log_removed_segment(Header* header, uint64_t backing);
 
 size_t control_bytes(uint32_t n_workers);
 // Constructs a fresh header and n_workers empty slots in zeroed memory.

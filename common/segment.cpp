@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cerrno>
 
 #include <boost/interprocess/shared_memory_object.hpp>
@@ -91,6 +92,13 @@ void Segment::populate_writable(uint64_t offset, uint64_t bytes) const {
 }
 
 bool Segment::remove(const std::string& name) { return bip::shared_memory_object::remove(name.c_str()); }
+
+void Segment::rename(const std::string& from, const std::string& to) {
+    // glibc's shm_open (and so Boost.Interprocess) keeps POSIX shm objects in /dev/shm.
+    std::string src = "/dev/shm/" + from, dst = "/dev/shm/" + to;
+    if (renameat2(AT_FDCWD, src.c_str(), AT_FDCWD, dst.c_str(), RENAME_NOREPLACE) != 0)
+        throw Error(ErrorCode::io_error, sys_error_text("renameat2", "renaming '" + from + "' to '" + to + "'", errno));
+}
 
 uint64_t Segment::size_of(const std::string& name) {
     try {

@@ -21,6 +21,8 @@ public:
     static Segment open(const std::string& name, bool writable, uint64_t bytes = 0);
     // Removes the name; mappings stay valid until unmapped. False if it did not exist.
     static bool remove(const std::string& name);
+    // Renames an object (its mappings and pages stay); `to` must not exist. Throws Error(io_error).
+    static void rename(const std::string& from, const std::string& to);
     // Size of an existing object, or throws Error(io_error).
     static uint64_t size_of(const std::string& name);
 

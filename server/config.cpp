@@ -142,6 +142,8 @@ void declare_settings(SettingsTable& t, DaemonSettings& s) {
     t.add("max-attempts", d.max_attempts, "times a range may kill its worker before its job fails");
     t.add("max-ranges-per-worker", d.max_ranges_per_worker, "replace a worker after this many ranges (0: never)");
     t.add("worker-memory-limit", d.worker_memory_limit, "bytes of private memory per worker, RLIMIT_DATA (0: none)");
+    t.add("spare-bytes", d.spare_bytes, "bytes of deleted datasets' segments kept, with their pages, for the next job outputs of their size (0: none)");
+    t.add("spare-idle", s.spare_idle, "seconds an unused spare segment is kept");
     t.add("shutdown-timeout", s.shutdown_timeout, "seconds running jobs get to finish on stop");
     t.add("cancel-grace", s.cancel_grace, "seconds a worker may keep running a range of an ended job before it is killed");
     t.add("worker-stop-grace", s.worker_stop_grace, "seconds a worker gets after SIGTERM on stop before SIGKILL");
@@ -325,6 +327,7 @@ LoadedSettings load_settings(int argc, const char* const argv[]) {
     s.daemon.cancel_grace = s.cancel_grace.ms();
     s.daemon.worker_stop_grace = s.worker_stop_grace.ms();
     s.daemon.idle_timeout = s.idle_timeout.ms();
+    s.daemon.spare_idle = s.spare_idle.ms();
     s.daemon.socket_mode = s.socket_mode.value;
     s.daemon.segment_mode = s.segment_mode.value;
     if (vm.count("help")) {

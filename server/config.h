@@ -27,6 +27,7 @@ struct DaemonSettings {
     Seconds cancel_grace{2};
     Seconds worker_stop_grace{2};
     Seconds idle_timeout{30};
+    Seconds spare_idle{30};
     FileMode socket_mode{0660};
     FileMode segment_mode{0600};
     LogLevel log_level = LogLevel::info;

@@ -101,6 +101,9 @@ int Daemon::run(const std::function<void()>& ready) {
     store_->set_quota(opts_.max_shm_bytes);
     store_->set_max_datasets(opts_.max_datasets);
     store_->set_segment_mode(opts_.segment_mode);
+    if (opts_.spare_bytes)
+        store_->set_spares(std::make_shared<SpareSegments>(io_, opts_.instance, control_,
+                                                           SpareLimits{opts_.spare_bytes, opts_.spare_idle}));
     router_ = std::make_unique<Router>(*this);
     notifier_ = std::make_unique<ServiceNotifier>(io_, [this] { return service_status(); });
     signal(SIGPIPE, SIG_IGN);

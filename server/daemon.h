@@ -40,6 +40,8 @@ struct DaemonOptions {
     uint64_t max_shm_bytes = 0;          // all datasets of the instance (0: what /dev/shm holds)
     uint64_t max_ranges_per_worker = 0;  // recycle a worker after this many ranges (0: never)
     uint64_t worker_memory_limit = 0;    // bytes of private memory per worker (0: none)
+    uint64_t spare_bytes = 2ull << 30;   // deleted datasets' segments kept for reuse (0: none)
+    std::chrono::milliseconds spare_idle{30000};  // before an unused spare segment is released
     std::chrono::milliseconds cancel_grace{2000};  // before a worker stuck on an ended job is killed
     std::chrono::milliseconds shutdown_timeout{10000};
     std::chrono::milliseconds worker_stop_grace{2000};

@@ -2,6 +2,8 @@
 // Segment names are numbered by the daemon; a client's dataset name never reaches /dev/shm.
 #include "server/dataset_store.h"
 
+#include <cstdio>
+
 #include "common/error.h"
 #include "common/log.h"
 #include "common/names.h"
@@ -10,17 +12,15 @@ namespace shmpool {
 
 Dataset::~Dataset() {
     if (segment.empty()) return;
+    if (sealed && spares && spares->keep(segment, backing, capacity)) return;
     if (!Segment::remove(segment)) log_warn("dataset '" + name + "': segment " + segment + " was already gone");
-    if (control) {
-        uint64_t n = control->deleted_count.load(std::memory_order_relaxed);
-        control->deleted_ids[n % ctl::kDeleteLogSize] = id;
-        control->deleted_count.store(n + 1, std::memory_order_release);
-    }
+    if (control) ctl::log_removed_segment(control, backing);
 }
 
 ctl::DatasetRef Dataset::ref() const {
     ctl::DatasetRef r;
     r.id = id;
+    r.backing = backing;
     r.bytes = bytes;
     r.dtype = static_cast<uint8_t>(meta.dtype);
     r.ndim = static_cast<uint8_t>(meta.shape.ndim);
@@ -46,17 +46,65 @@ DatasetPtr DatasetStore::create(const std::string& name, const ArrayMeta& meta, 
     ds->id = next_id_++;
     ds->meta = meta;
     ds->bytes = checked_bytes(meta.shape, meta.dtype);
-    if (quota_ && ds->bytes > quota_ - std::min(quota_, total_bytes()))
-        throw Error(ErrorCode::no_space, "dataset '" + name + "' needs " + std::to_string(ds->bytes) +
-                                             " bytes; the instance holds " + std::to_string(total_bytes()) +
-                                             " of its max_shm_bytes " + std::to_string(quota_));
-    std::string segment = dataset_segment_name(instance_, ds->id);
-    Segment seg = Segment::create(segment, ds->bytes, /*allocate=*/mapping != nullptr, segment_mode_);  // throws before it exists
-    ds->segment = segment;
+    check_quota(*ds);
+    allocate_segment(*ds, mapping);  // throws before the segment exists
     ds->control = control_;
-    if (mapping) *mapping = std::move(seg);
+    ds->spares = spares_;
     datasets_.emplace(name, ds);
     return ds;
+}
+
+// Live datasets may hold max_shm_bytes; spares give way to them (released oldest first).
+void DatasetStore::check_quota(const Dataset& ds) {
+    if (!quota_) return;
+    uint64_t live = total_bytes();
+    if (ds.bytes > quota_ - std::min(quota_, live))
+        throw Error(ErrorCode::no_space, "dataset '" + ds.name + "' needs " + std::to_string(ds.bytes) +
+                                             " bytes; the instance holds " + std::to_string(live) +
+                                             " of its max_shm_bytes " + std::to_string(quota_));
+    if (spares_) spares_->shrink_to(quota_ - live - ds.bytes);
+}
+
+// A spare that fits (job outputs only: inline data is small), else a new segment; when
+// /dev/shm is full, the spares are released and the creation tried once more.
+void DatasetStore::allocate_segment(Dataset& ds, Segment* mapping) {
+    std::string segment = dataset_segment_name(instance_, ds.id);
+    ds.backing = ds.id;
+    ds.capacity = ds.bytes;
+    if (!mapping && spares_) {
+        if (auto spare = spares_->take(ds.bytes, segment)) {
+            ds.backing = spare->backing;
+            ds.capacity = spare->capacity;
+            ds.segment = segment;
+            return;
+        }
+    }
+    auto create = [&] { return Segment::create(segment, ds.bytes, /*allocate=*/mapping != nullptr, segment_mode_); };
+    Segment seg;
+    try {
+        seg = create();
+    } catch (const Error& e) {
+        if (e.code() != ErrorCode::no_space || !spares_ || spares_->count() == 0) throw;
+        spares_->shrink_to(0);
+        seg = create();
+    }
+    ds.segment = segment;
+    if (mapping) *mapping = std::move(seg);
+}
+
+DatasetStore::~DatasetStore() {
+    datasets_.clear();
+    if (spares_) spares_->close();  // a dataset a job still holds is removed when it goes
+}
+
+void DatasetStore::set_spares(std::shared_ptr<SpareSegments> spares) {
+    if (spares && (segment_mode_ & 077)) {
+        char mode[12];
+        snprintf(mode, sizeof mode, "%04o", segment_mode_);
+        log_info(std::string("spare segments off: segment-mode ") + mode + " lets other users map segments");
+        spares.reset();
+    }
+    spares_ = std::move(spares);
 }
 
 DatasetPtr DatasetStore::find(const std::string& name) const {

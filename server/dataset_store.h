@@ -12,6 +12,7 @@
 
 #include "common/control.h"
 #include "common/segment.h"
+#include "server/spare_segments.h"
 #include "worker/kernel.h"
 
 namespace shmpool {
@@ -22,14 +23,21 @@ struct Dataset {
     ArrayMeta meta;
     uint64_t bytes = 0;
     std::string segment;
+    uint64_t backing = 0;   // the segment's first number (a reused spare keeps its own)
+    uint64_t capacity = 0;  // the segment's size: `bytes`, or more for a reused spare
     bool sealed = false;
     uint64_t producer_job = 0;  // the job writing it while unsealed (0: none)
     ctl::Header* control = nullptr;
+    // Where a sealed dataset's segment goes when it is deleted (none: it is removed).
+    std::shared_ptr<SpareSegments> spares;
 
     Dataset() = default;
     Dataset(const Dataset&) = delete;
     Dataset& operator=(const Dataset&) = delete;
-    ~Dataset();  // unlinks the segment and tells the workers to drop their mappings
+    // Hands a sealed dataset's segment to the spares, or removes it and tells the workers
+    // to drop their mappings. An unsealed one (a failed or cancelled job's output, which a
+    // worker may still be writing) is always removed.
+    ~Dataset();
 
     ctl::DatasetRef ref() const;
     nlohmann::json info() const;
@@ -40,12 +48,13 @@ using DatasetPtr = std::shared_ptr<Dataset>;
 class DatasetStore {
 public:
     DatasetStore(std::string instance, ctl::Header* control) : instance_(std::move(instance)), control_(control) {}
-    ~DatasetStore() { datasets_.clear(); }
+    ~DatasetStore();
 
     // Creates an unsealed dataset; throws bad_name, dataset_exists, no_space, io_error.
     // The returned segment is the daemon's own writable mapping (for small inline data).
     // `mapping` (inline data) gets the daemon's writable mapping of a fully allocated segment;
-    // without it the segment is allocated by the workers that write it (job outputs).
+    // without it the segment is allocated by the workers that write it (job outputs), or is a
+    // spare that fits, renamed: its old content is then overwritten by the job.
     DatasetPtr create(const std::string& name, const ArrayMeta& meta, Segment* mapping = nullptr);
     DatasetPtr find(const std::string& name) const;  // throws unknown_dataset
     void seal(Dataset& ds) { ds.sealed = true, ds.producer_job = 0; }
@@ -58,14 +67,23 @@ public:
     void set_quota(uint64_t bytes) { quota_ = bytes; }  // 0: none
     void set_max_datasets(uint64_t n) { max_datasets_ = n; }  // 0: none
     void set_segment_mode(unsigned mode) { segment_mode_ = mode; }
+    // Deleted datasets' segments are kept for reuse, only while segments are private to the
+    // daemon's user (a mode with group or other bits would let a reader of an old dataset read
+    // the next one); with no spares, every segment is removed on deletion.
+    void set_spares(std::shared_ptr<SpareSegments> spares);
+    const SpareSegments* spares() const { return spares_.get(); }
 
 private:
+    void allocate_segment(Dataset& ds, Segment* mapping);
+    void check_quota(const Dataset& ds);
+
     std::string instance_;
     ctl::Header* control_;
     uint64_t next_id_ = 1;
     uint64_t quota_ = 0;
     uint64_t max_datasets_ = 0;
     unsigned segment_mode_ = 0600;
+    std::shared_ptr<SpareSegments> spares_;
     std::map<std::string, DatasetPtr> datasets_;
 };
 

@@ -30,8 +30,12 @@ nlohmann::json job_counts(const Scheduler& scheduler) {
 }
 
 nlohmann::json dataset_totals(const DatasetStore& store) {
-    auto all = store.list();
-    return {{"count", all.size()}, {"bytes", store.total_bytes()}};
+    const SpareSegments* spares = store.spares();
+    return {{"count", store.list().size()},
+            {"bytes", store.total_bytes()},
+            {"spares", spares ? spares->count() : 0},
+            {"spare_bytes", spares ? spares->held_bytes() : 0},
+            {"spares_reused", spares ? spares->reused() : 0}};
 }
 
 nlohmann::json worker_totals(const WorkerPool& pool) {

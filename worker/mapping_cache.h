@@ -1,5 +1,5 @@
-// A worker's mappings of datasets, opened lazily by segment number and kept for later ranges;
-// inputs are mapped read-only, outputs read-write. Deleted datasets are dropped on notice.
+// A worker's mappings of datasets, opened lazily by name and kept, by backing number, for later
+// ranges and for later datasets reusing the segment; inputs read-only, outputs read-write.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "common/control.h"
 #include "common/segment.h"
 
 namespace shmpool {
@@ -15,8 +16,9 @@ namespace shmpool {
 class MappingCache {
 public:
     explicit MappingCache(std::string instance) : instance_(std::move(instance)) {}
-    std::shared_ptr<const Segment> get(uint64_t id, bool writable, uint64_t bytes);
-    void drop(uint64_t id);
+    // The segment of `ref`, mapped over at least its bytes.
+    std::shared_ptr<const Segment> get(const ctl::DatasetRef& ref, bool writable);
+    void drop(uint64_t backing);  // the segment was removed (the daemon's deletion log)
     void clear() { maps_.clear(); }
     size_t size() const { return maps_.size(); }
 

@@ -136,13 +136,13 @@ private:
         RunContext ctx{state.params, {}, {}};
         for (uint32_t i = 0; i < desc.n_inputs; ++i) {
             const ctl::DatasetRef& ref = desc.inputs[i];
-            auto seg = maps_.get(ref.id, false, ref.bytes);
+            auto seg = maps_.get(ref, false);
             state.pins.push_back(seg);
             std::string role(desc.roles[i], strnlen(desc.roles[i], ctl::kRoleBytes));
             ctx.inputs.emplace(role, ArrayView{meta_of(ref), seg->data(), nullptr});
         }
         if (desc.output.id != 0) {
-            state.output = maps_.get(desc.output.id, true, desc.output.bytes);
+            state.output = maps_.get(desc.output, true);
             ctx.output = ArrayView{meta_of(desc.output), state.output->data(), state.output->data()};
         }
         state.run = kernel->start(ctx);

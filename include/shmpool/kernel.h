@@ -102,7 +102,8 @@ typedef int32_t (*shmpool_plan_fn)(const char* params_json, const shmpool_input_
 /* In a worker, once per job: makes the per-job state (*state, may stay NULL). */
 typedef int32_t (*shmpool_start_fn)(const shmpool_job* job, void** state, char* message, uint32_t message_bytes);
 
-/* In a worker: computes rows [begin, end), writing only those rows of the output. Called for
+/* In a worker: computes rows [begin, end), writing only those rows of the output and every
+ * element of them (the output's prior bytes are unspecified: a segment may be reused). Called for
  * many ranges of one job, in any order, possibly again for a range (retries must be harmless).
  * A reducing kernel fills *partial (preset to {0, 0, -1, 0}). */
 typedef int32_t (*shmpool_run_fn)(void* state, uint64_t begin, uint64_t end, shmpool_partial* partial,

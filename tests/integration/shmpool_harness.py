@@ -132,6 +132,11 @@ def shm_entries(instance):
     return sorted(os.path.basename(p) for p in glob.glob("/dev/shm/shmpool.%s.*" % instance))
 
 
+def dataset_entries(instance):
+    """The instance's entries in /dev/shm other than spare segments (kept for reuse while it runs)."""
+    return [n for n in shm_entries(instance) if ".spare" not in n]
+
+
 def segment_inodes(instance):
     """{name: inode} of the instance's entries in /dev/shm: tells a kept segment from a new one."""
     out = {}
@@ -141,6 +146,11 @@ def segment_inodes(instance):
         except FileNotFoundError:
             pass
     return out
+
+
+def spare_inodes(instance):
+    """{name: inode} of the instance's spare segments (deleted datasets' segments kept for reuse)."""
+    return {n: ino for n, ino in segment_inodes(instance).items() if ".spare" in n}
 
 
 # --------------------------------------------------------------------------- replies

@@ -188,7 +188,8 @@ def test_stats_counts_and_prometheus_text(daemon):
     c.ok("job.cancel", job=slow["job"])
     st = c.ok("stats")
     assert st["jobs"]["submitted"] == 4 and st["jobs"]["done"] == 3 and st["jobs"]["cancelled"] == 1, st
-    assert st["ranges"]["run"] >= 30 and st["datasets"] == {"count": 1, "bytes": 96}, st
+    assert st["ranges"]["run"] >= 30 and st["datasets"] == {"count": 1, "bytes": 96, "spares": 0, "spare_bytes": 0,
+                                                       "spares_reused": 0}, st
     assert st["workers"]["alive"] == 2 and st["job_latency_s"]["count"] == 4, st
     pids = [w["pid"] for w in d.workers()]
     os.kill(pids[0], signal.SIGKILL)  # the pool replaces it: one restart
@@ -204,6 +205,7 @@ def test_stats_counts_and_prometheus_text(daemon):
     assert value[("shmpool_jobs_ended_total", (("state", "cancelled"),))] == 1
     assert value[("shmpool_worker_restarts_total", ())] == 1
     assert value[("shmpool_dataset_bytes", ())] == 96 and value[("shmpool_datasets", ())] == 1
+    assert value[("shmpool_spare_bytes", ())] == 0 and value[("shmpool_spares_reused_total", ())] == 0
     assert fams["shmpool_job_latency_seconds"]["type"] == "histogram"
     buckets, count, total = check_histogram(fams["shmpool_job_latency_seconds"], "shmpool_job_latency_seconds")
     assert count == 4 and total > 0 and len(buckets) == 13, buckets

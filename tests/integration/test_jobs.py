@@ -94,6 +94,7 @@ def test_cancel(daemon, workdir):
     assert "E" not in [d["name"] for d in a.ok("dataset.list")["datasets"]]
     h.expect_error(a.call("dataset.info", name="E"), "unknown_dataset")
     assert not os.path.exists("/dev/shm/" + seg), "segment of a cancelled job's output remains"
+    assert h.spare_inodes(daemon.instance) == {}, "a cancelled job's output was kept for reuse"
 
     cancelled = a.ok("job.cancel", job=slow["job"])
     assert cancelled["state"] == "cancelled" and cancelled["ranges_done"] < cancelled["ranges"], cancelled

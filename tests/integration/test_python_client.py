@@ -344,7 +344,7 @@ def test_daemon_gone_mid_session(daemon):
 # --------------------------------------------------------------------------- cleanup and leaks
 
 def test_with_cleanup_leaves_nothing(daemon):
-    before = h.shm_entries(daemon.instance)
+    before = h.dataset_entries(daemon.instance)
     big = h.rng(2).standard_normal((300, 200))
     with client_of(daemon, cleanup=True) as c:
         c.put("big", big, inline=False)
@@ -355,17 +355,17 @@ def test_with_cleanup_leaves_nothing(daemon):
         default_named.result()
         running = c.run("sleep", params={"rows": 1000, "ms": 50}, chunk=1)
         held = c.get("neg")
-        assert len(h.shm_entries(daemon.instance)) == len(before) + 4
+        assert len(h.dataset_entries(daemon.instance)) == len(before) + 4
     assert running.cancelled()
     with client_of(daemon) as other:
         assert other.datasets() == []
-    assert h.shm_entries(daemon.instance) == before
+    assert h.dataset_entries(daemon.instance) == before
     assert temp_objects(os.getpid()) == []
     assert np.array_equal(held, -big), "a view stays readable after its dataset is gone"
 
 
 def test_job_scope_cancels_and_deletes_output(daemon):
-    before = h.shm_entries(daemon.instance)
+    before = h.dataset_entries(daemon.instance)
     with client_of(daemon) as c:
         with c.put("x", np.ones((2000, 100)), inline=False):
             with c.run("map", {"x": "x"}, params={"op": "exp"}, output="ex") as job:
@@ -375,7 +375,7 @@ def test_job_scope_cancels_and_deletes_output(daemon):
             assert slow.cancelled()
             assert [d.name for d in c.datasets()] == ["x"]
         assert c.datasets() == []
-    assert h.shm_entries(daemon.instance) == before
+    assert h.dataset_entries(daemon.instance) == before
 
 
 def run_child(daemon, body):
