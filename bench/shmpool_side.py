@@ -18,10 +18,10 @@ from measure import PssPeak, latencies_us, summary  # noqa: E402
 
 
 @contextlib.contextmanager
-def daemon(workdir, workers):
+def daemon(workdir, workers, extra_args=()):
     """A shmpoold with `workers` workers; stopped with SIGTERM after, and checked: no process,
     segment or socket of its instance left."""
-    d = h.Daemon(workdir, workers=workers, extra_args=["--log-level", "error"], label="bench%d" % workers)
+    d = h.Daemon(workdir, workers=workers, extra_args=["--log-level", "error", *extra_args], label="bench%d" % workers)
     try:
         d.start()
         yield d
