@@ -32,10 +32,11 @@ nlohmann::json Dataset::info() const {
     nlohmann::json shape = nlohmann::json::array();
     for (int i = 0; i < meta.shape.ndim; ++i) shape.push_back(meta.shape.dims[i]);
     return {{"name", name},   {"dtype", dtype_name(meta.dtype)}, {"shape", shape},
-            {"bytes", bytes}, {"segment", segment},              {"sealed", sealed}};
+            {"bytes", bytes}, {"segment", segment},              {"sealed", sealed},
+            {"owner_uid", owner_uid}};
 }
 
-DatasetPtr DatasetStore::create(const std::string& name, const ArrayMeta& meta, Segment* mapping) {
+DatasetPtr DatasetStore::create(const std::string& name, const ArrayMeta& meta, uid_t owner_uid, Segment* mapping) {
     check_dataset_name(name);
     if (datasets_.count(name)) throw Error(ErrorCode::dataset_exists, "dataset '" + name + "' already exists");
     if (max_datasets_ && datasets_.size() >= max_datasets_)
@@ -50,10 +51,13 @@ DatasetPtr DatasetStore::create(const std::string& name, const ArrayMeta& meta, 
         throw Error(ErrorCode::no_space, "dataset '" + name + "' needs " + std::to_string(ds->bytes) +
                                              " bytes; the instance holds " + std::to_string(total_bytes()) +
                                              " of its max_shm_bytes " + std::to_string(quota_));
+    uid_quota_.check(owner_uid, ds->bytes, "dataset '" + name + "'");
     std::string segment = dataset_segment_name(instance_, ds->id);
     Segment seg = Segment::create(segment, ds->bytes, /*allocate=*/mapping != nullptr, segment_mode_);  // throws before it exists
     ds->segment = segment;
     ds->control = control_;
+    ds->owner_uid = owner_uid;
+    ds->uid_charge = uid_quota_.charge(owner_uid, ds->bytes);
     if (mapping) *mapping = std::move(seg);
     datasets_.emplace(name, ds);
     return ds;

@@ -12,6 +12,7 @@
 
 #include "common/control.h"
 #include "common/segment.h"
+#include "server/uid_quota.h"
 #include "worker/kernel.h"
 
 namespace shmpool {
@@ -24,6 +25,8 @@ struct Dataset {
     std::string segment;
     bool sealed = false;
     uint64_t producer_job = 0;  // the job writing it while unsealed (0: none)
+    uid_t owner_uid = 0;        // the client that put it, or submitted the job writing it
+    std::shared_ptr<void> uid_charge;  // counts it against owner_uid's quota until destroyed
     ctl::Header* control = nullptr;
 
     Dataset() = default;
@@ -42,11 +45,11 @@ public:
     DatasetStore(std::string instance, ctl::Header* control) : instance_(std::move(instance)), control_(control) {}
     ~DatasetStore() { datasets_.clear(); }
 
-    // Creates an unsealed dataset; throws bad_name, dataset_exists, no_space, io_error.
-    // The returned segment is the daemon's own writable mapping (for small inline data).
+    // Creates an unsealed dataset owned by `owner_uid`; throws bad_name, dataset_exists,
+    // too_many_datasets, no_space, uid_dataset_limit, uid_bytes_limit, io_error.
     // `mapping` (inline data) gets the daemon's writable mapping of a fully allocated segment;
     // without it the segment is allocated by the workers that write it (job outputs).
-    DatasetPtr create(const std::string& name, const ArrayMeta& meta, Segment* mapping = nullptr);
+    DatasetPtr create(const std::string& name, const ArrayMeta& meta, uid_t owner_uid, Segment* mapping = nullptr);
     DatasetPtr find(const std::string& name) const;  // throws unknown_dataset
     void seal(Dataset& ds) { ds.sealed = true, ds.producer_job = 0; }
     // Removes the name. A producing job must be cancelled first (dataset_busy otherwise)
@@ -58,6 +61,7 @@ public:
     void set_quota(uint64_t bytes) { quota_ = bytes; }  // 0: none
     void set_max_datasets(uint64_t n) { max_datasets_ = n; }  // 0: none
     void set_segment_mode(unsigned mode) { segment_mode_ = mode; }
+    void set_uid_limits(uint64_t max_datasets, uint64_t max_bytes) { uid_quota_.set_limits(max_datasets, max_bytes); }
 
 private:
     std::string instance_;
@@ -66,6 +70,7 @@ private:
     uint64_t quota_ = 0;
     uint64_t max_datasets_ = 0;
     unsigned segment_mode_ = 0600;
+    UidQuota uid_quota_;
     std::map<std::string, DatasetPtr> datasets_;
 };
 

@@ -35,6 +35,7 @@ nlohmann::json meta_params(const ArrayMeta& m) {
 void run_copy_job(const Call& c, JobSpec spec, std::function<nlohmann::json(const Job&)> on_done,
                   std::function<void()> on_fail = [] {}) {
     spec.internal = true;
+    spec.owner_uid = c.session->peer_uid();
     Job& job = c.daemon->scheduler().submit(spec);
     c.daemon->scheduler().when_ended(job, [c, on_done = std::move(on_done), on_fail = std::move(on_fail)](const Job& j) {
         if (j.state == JobState::done) {
@@ -142,7 +143,7 @@ void put_inline(const Call& c, const std::string& name, const nlohmann::json& da
     meta.dtype = c.args().contains("dtype") ? require_dtype(c.args(), "dtype") : DType::float64;
     meta.shape = inline_shape(data, meta.dtype, std::min<uint64_t>(c.daemon->options().max_dataset_bytes, kDefaultMaxLine));
     Segment mapping;
-    DatasetPtr ds = c.daemon->store().create(name, meta, &mapping);
+    DatasetPtr ds = c.daemon->store().create(name, meta, c.session->peer_uid(), &mapping);
     try {
         write_inline(data, meta.dtype, meta.shape, mapping.data());
     } catch (...) {

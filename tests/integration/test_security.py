@@ -3,7 +3,6 @@ running a client as `nobody`), which paths a client may name, every limit's own 
 
 import json
 import os
-import subprocess
 import tempfile
 
 import numpy as np
@@ -37,24 +36,16 @@ sys.stdout.write(data.decode())
 
 def run_as_nobody(socket_path):
     """Runs a one-ping client as uid/gid nobody (we are root); returns its stdout lines as JSON."""
-    res = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3",
-                          "-c", NOBODY_CLIENT, socket_path], capture_output=True, text=True, timeout=60)
+    res = h.run_python_as_nobody(NOBODY_CLIENT, socket_path)
     assert res.returncode == 0, "client as nobody failed: %s" % res.stderr
     return [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
-
-
-def open_to_everyone(daemon):
-    """Lets the kernel's file permissions pass `nobody` through, so the daemon's own peer check is
-    what decides (the default 0660 socket would already stop `nobody` at connect)."""
-    os.chmod(daemon.workdir, 0o755)
-    os.chmod(daemon.socket_path, 0o666)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as another uid")
 def test_peer_not_allowed_is_refused_and_logged(daemon_factory):
     d = daemon_factory.new()
     assert h.file_mode(d.socket_path) == 0o660
-    open_to_everyone(d)
+    h.share_with_everyone(d)  # the default 0660 socket would already stop `nobody` at connect
     replies = run_as_nobody(d.socket_path)
     assert len(replies) == 1, replies
     h.expect_error(replies[0], "peer_not_allowed")
@@ -67,7 +58,7 @@ def test_peer_not_allowed_is_refused_and_logged(daemon_factory):
 @pytest.mark.parametrize("flag", [["--allow-users", "nobody"], ["--allow-groups", "nogroup"], ["--allow-users", "65534"]])
 def test_allowed_peer_is_served(daemon_factory, flag):
     d = daemon_factory.new(extra_args=flag)
-    open_to_everyone(d)
+    h.share_with_everyone(d)  # the default 0660 socket would already stop `nobody` at connect
     replies = run_as_nobody(d.socket_path)
     assert h.expect_ok(replies[0])["pong"] is True
 
