@@ -45,6 +45,7 @@ enum class ErrorCode {
     output_too_large,      // a job's output would exceed max_output_bytes
     uid_dataset_limit,     // the client's uid already holds max_datasets_per_uid datasets
     uid_bytes_limit,       // the dataset would take the client's uid over max_shm_bytes_per_uid
+    too_many_descriptors,  // the connection already has its maximum of descriptor replies unsent
 };
 
 std::string_view error_code_name(ErrorCode code);

@@ -77,19 +77,10 @@ NpyHeader read_npy_header_fd(int fd, const std::string& label) {
     return h;
 }
 
-// A descriptor owned by the handler, then by the copy job's callbacks until the job ends.
-struct OwnedFd {
-    int fd;
-    explicit OwnedFd(int f) : fd(f) {}
-    OwnedFd(const OwnedFd&) = delete;
-    OwnedFd& operator=(const OwnedFd&) = delete;
-    ~OwnedFd() { close(fd); }
-};
-
 NpyHeader read_npy_header(const std::string& path) {
-    OwnedFd file(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-    if (file.fd < 0) throw Error(ErrorCode::io_error, sys_error_text("open", "opening '" + path + "'", errno));
-    return read_npy_header_fd(file.fd, "'" + path + "'");
+    UniqueFd file(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    if (!file) throw Error(ErrorCode::io_error, sys_error_text("open", "opening '" + path + "'", errno));
+    return read_npy_header_fd(file.get(), "'" + path + "'");
 }
 
 // The copy job that loads the data of an .npy file (header `h`) that workers open as `path`.
@@ -108,8 +99,9 @@ void put_from_file(const Call& c, const std::string& name, const std::string& as
 
 // Loads the .npy file the client passed as a descriptor (SCM_RIGHTS) with this request. The
 // daemon opens no path of the client's: workers reopen the descriptor by /proc/<daemon>/fd/N.
-void put_from_fd(const Call& c, const std::string& name, const std::shared_ptr<OwnedFd>& file) {
-    int fd = file->fd;
+// The descriptor is held by the copy job's callbacks until the job ends.
+void put_from_fd(const Call& c, const std::string& name, const std::shared_ptr<UniqueFd>& file) {
+    int fd = file->get();
     std::string path = "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd);
     JobSpec spec = load_npy_spec(name, read_npy_header_fd(fd, "the passed descriptor"), path);
     spec.params["passed_fd"] = true;
@@ -154,15 +146,22 @@ void put_inline(const Call& c, const std::string& name, const nlohmann::json& da
     c.ok(ds->info());
 }
 
+// get, open and save read a dataset whole: not while a job still writes it.
+DatasetPtr find_sealed(const Call& c) {
+    DatasetPtr ds = c.daemon->store().find(require_string(c.args(), "name"));
+    if (!ds->sealed) throw Error(ErrorCode::dataset_busy, "dataset '" + ds->name + "' is still being written");
+    return ds;
+}
+
 }  // namespace
 
 void handle_dataset_put(const Call& c) {
-    std::shared_ptr<OwnedFd> passed;  // taken first, so a refused request still consumes its descriptor
+    std::shared_ptr<UniqueFd> passed;  // taken first, so a refused request still consumes its descriptor
     if (optional_bool(c.args(), "fd", false)) {
         int fd = c.session->take_fd();
         if (fd < 0)
             throw Error(ErrorCode::bad_request, "\"fd\": true needs a descriptor passed (SCM_RIGHTS) with the request");
-        passed = std::make_shared<OwnedFd>(fd);
+        passed = std::make_shared<UniqueFd>(fd);
     }
     std::string name = require_string(c.args(), "name");
     auto file = optional_string(c.args(), "file");
@@ -192,8 +191,7 @@ void handle_dataset_delete(const Call& c) {
 }
 
 void handle_dataset_get(const Call& c) {
-    DatasetPtr ds = c.daemon->store().find(require_string(c.args(), "name"));
-    if (!ds->sealed) throw Error(ErrorCode::dataset_busy, "dataset '" + ds->name + "' is still being written");
+    DatasetPtr ds = find_sealed(c);
     if (ds->bytes > kDefaultMaxLine)
         throw Error(ErrorCode::too_large, "dataset '" + ds->name + "' is " + std::to_string(ds->bytes) +
                                               " bytes; get returns at most 1 MiB inline (map its segment instead)");
@@ -203,10 +201,20 @@ void handle_dataset_get(const Call& c) {
     c.ok(info);
 }
 
+// The dataset's info, with a read-only descriptor of its segment passed on the reply: a
+// client that may not open the 0600 segment by name maps it through this descriptor.
+void handle_dataset_open(const Call& c) {
+    if (c.session->fds_unsent() >= Session::kMaxUnsentFds)
+        throw Error(ErrorCode::too_many_descriptors,
+                    "this connection already has " + std::to_string(Session::kMaxUnsentFds) +
+                        " descriptors waiting to be sent with their replies; read the replies first");
+    DatasetPtr ds = find_sealed(c);
+    c.ok_with_fd(ds->info(), UniqueFd(Segment::open_read_only(ds->segment)));
+}
+
 void handle_dataset_save(const Call& c) {
-    DatasetPtr ds = c.daemon->store().find(require_string(c.args(), "name"));
+    DatasetPtr ds = find_sealed(c);
     std::string path = c.daemon->paths().resolve_new(require_string(c.args(), "file"));
-    if (!ds->sealed) throw Error(ErrorCode::dataset_busy, "dataset '" + ds->name + "' is still being written");
     std::string header = format_npy_header(ds->meta.dtype, ds->meta.shape);
     static uint64_t counter = 0;
     std::string tmp = path + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(++counter);

@@ -84,6 +84,7 @@ _CODES = {
     "internal": ("Internal", DaemonError),
     "uid_dataset_limit": ("UidDatasetLimit", ResourceError),
     "uid_bytes_limit": ("UidBytesLimit", ResourceError),
+    "too_many_descriptors": ("TooManyDescriptors", RequestError),
 }
 
 ERROR_CLASSES = {}
