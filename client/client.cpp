@@ -89,7 +89,9 @@ void Client::take_passed_fd(const nlohmann::json& reply) {
     auto marked = reply.find("fd");
     if (marked == reply.end() || *marked != true) return;
     UniqueFd fd = socket_.take_fd();
-    if (!fd) throw ConnectError("the daemon's reply to request " + reply["id"].dump() + " announced a descriptor it did not pass");
+    if (!fd)
+        throw ConnectError("the daemon's reply to request " + reply["id"].dump() +
+                           " announced a descriptor it did not pass");
     if (in_flight_.count(reply["id"])) passed_fds_[reply["id"]] = std::move(fd);
 }
 
