@@ -76,10 +76,23 @@ nlohmann::json Client::read_reply(const nlohmann::json& id) {
             continue;
         }
         if (!reply.contains("id")) continue;
+        take_passed_fd(reply);
         if (answers(reply, id)) return reply;
         nlohmann::json other = reply["id"];
         if (in_flight_.count(other)) pending_[std::move(other)] = std::move(reply);
     }
+}
+
+// The descriptor came with the line's first bytes, so it has been received by now. One for a
+// request no longer in flight is closed at once.
+void Client::take_passed_fd(const nlohmann::json& reply) {
+    auto marked = reply.find("fd");
+    if (marked == reply.end() || *marked != true) return;
+    UniqueFd fd = socket_.take_fd();
+    if (!fd)
+        throw ConnectError("the daemon's reply to request " + reply["id"].dump() +
+                           " announced a descriptor it did not pass");
+    if (in_flight_.count(reply["id"])) passed_fds_[reply["id"]] = std::move(fd);
 }
 
 nlohmann::json Client::request(nlohmann::json req, int pass_fd) { return receive(send(std::move(req), pass_fd)); }
@@ -128,6 +141,15 @@ nlohmann::json Client::save(const std::string& name, const std::string& path) {
     return result_of(requests::save(name, path));
 }
 nlohmann::json Client::get(const std::string& name) { return result_of(requests::get(name)); }
+
+OpenedDataset Client::open(const std::string& name) {
+    nlohmann::json id = send(requests::open(name));
+    nlohmann::json reply = receive(id);
+    auto fd = passed_fds_.extract(id);
+    nlohmann::json info = reply_result(reply);
+    if (fd.empty()) throw ConnectError("the daemon answered dataset.open of '" + name + "' without a descriptor");
+    return {std::move(info), std::move(fd.mapped())};
+}
 
 nlohmann::json Client::submit(const JobRequest& job) { return result_of(requests::submit(job)); }
 nlohmann::json Client::status(uint64_t job) { return result_of(requests::status(job)); }

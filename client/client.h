@@ -21,6 +21,13 @@ namespace shmpool {
 // Longest reply line accepted from the daemon (a dataset.get of 1 MiB of data fits easily).
 constexpr size_t kMaxReplyLine = size_t{64} << 20;
 
+// What dataset.open answers: the dataset's info and a read-only descriptor of its segment
+// (map `info["bytes"]` of it with PROT_READ, MAP_SHARED; a writable mapping is refused).
+struct OpenedDataset {
+    nlohmann::json info;
+    UniqueFd fd;
+};
+
 class Client {
 public:
     // Connects to the daemon's socket. Throws ConnectError.
@@ -67,6 +74,9 @@ public:
     nlohmann::json remove(const std::string& name);
     nlohmann::json save(const std::string& name, const std::string& path);
     nlohmann::json get(const std::string& name);
+    // The dataset's info and a read-only descriptor of its segment, passed by the daemon: works
+    // where the client may not open /dev/shm/<segment> itself (another uid). Throws RemoteError.
+    OpenedDataset open(const std::string& name);
 
     // Jobs. Each returns the job description.
     nlohmann::json submit(const JobRequest& job);
@@ -82,11 +92,14 @@ private:
     nlohmann::json read_reply(const nlohmann::json& id);
     // The result of a request's reply, or RemoteError.
     nlohmann::json result_of(nlohmann::json req);
+    // A reply line marked "fd": true carries a descriptor: keep it for the request `id`.
+    void take_passed_fd(const nlohmann::json& reply);
 
     LineSocket socket_;
     uint64_t next_id_ = 1;
     std::set<nlohmann::json> in_flight_;                 // ids sent and not yet received
     std::map<nlohmann::json, nlohmann::json> pending_;  // replies read ahead, by id
+    std::map<nlohmann::json, UniqueFd> passed_fds_;     // descriptors passed with replies, by id
     std::function<void(const nlohmann::json&)> on_event_;
 };
 

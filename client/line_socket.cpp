@@ -11,11 +11,13 @@
 #include <utility>
 
 #include "client/client_errors.h"
+#include "common/fd_passing.h"
 
 namespace shmpool {
 namespace {
 
 constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kMaxFdsPerRead = 4;  // the daemon passes one per reply line
 
 std::string connect_failure(const std::string& path, int err) {
     std::string text = "cannot connect to " + path + ": " + std::strerror(err);
@@ -55,7 +57,8 @@ LineSocket::LineSocket(LineSocket&& other) noexcept
       path_(std::move(other.path_)),
       max_line_(other.max_line_),
       buffer_(std::move(other.buffer_)),
-      scanned_(std::exchange(other.scanned_, 0)) {}
+      scanned_(std::exchange(other.scanned_, 0)),
+      fds_(std::move(other.fds_)) {}
 
 LineSocket& LineSocket::operator=(LineSocket&& other) noexcept {
     if (this != &other) {
@@ -65,6 +68,7 @@ LineSocket& LineSocket::operator=(LineSocket&& other) noexcept {
         max_line_ = other.max_line_;
         buffer_ = std::move(other.buffer_);
         scanned_ = std::exchange(other.scanned_, 0);
+        fds_ = std::move(other.fds_);
     }
     return *this;
 }
@@ -74,34 +78,13 @@ void LineSocket::close_fd() {
     fd_ = -1;
 }
 
-namespace {
-
-// sendmsg of `data` with `fd` attached (SCM_RIGHTS); returns what sendmsg returns.
-ssize_t send_with_fd(int sock, const std::string& data, int fd) {
-    iovec iov{const_cast<char*>(data.data()), data.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    return ::sendmsg(sock, &msg, MSG_NOSIGNAL);
-}
-
-}  // namespace
-
 void LineSocket::write_line(std::string_view line, int pass_fd) {
     std::string framed;
     framed.reserve(line.size() + 1);
     framed.append(line).push_back('\n');
     size_t sent = 0;
     while (pass_fd >= 0) {  // the descriptor goes with the first bytes, exactly once
-        ssize_t n = send_with_fd(fd_, framed, pass_fd);
+        ssize_t n = send_with_fd(fd_, framed.data(), framed.size(), pass_fd);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw ConnectError("connection to " + path_ + " lost: " + std::strerror(errno));
         sent = static_cast<size_t>(n);
@@ -115,15 +98,24 @@ void LineSocket::write_line(std::string_view line, int pass_fd) {
     }
 }
 
+// Reads what is there; descriptors the daemon passed (with a reply's first bytes) queue in fds_.
 bool LineSocket::fill() {
     char chunk[kReadChunk];
     for (;;) {
-        ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+        ssize_t n = receive_with_fds(fd_, chunk, sizeof(chunk), kMaxFdsPerRead,
+                                     [this](int fd) { fds_.emplace_back(fd); });
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw ConnectError("connection to " + path_ + " lost: " + std::strerror(errno));
         buffer_.append(chunk, static_cast<size_t>(n));
         return n > 0;
     }
+}
+
+UniqueFd LineSocket::take_fd() {
+    if (fds_.empty()) return UniqueFd();
+    UniqueFd fd = std::move(fds_.front());
+    fds_.pop_front();
+    return fd;
 }
 
 std::string LineSocket::read_line() {

@@ -3,8 +3,11 @@
 #pragma once
 
 #include <cstddef>
+#include <deque>
 #include <string>
 #include <string_view>
+
+#include "common/unique_fd.h"
 
 namespace shmpool {
 
@@ -24,6 +27,9 @@ public:
     void write_line(std::string_view line, int pass_fd = -1);
     // The next line without its '\n'. Throws ConnectError on EOF, error or a line over max_line.
     std::string read_line();
+    // The oldest descriptor the daemon passed and nobody took yet (empty: none). A descriptor
+    // arrives with its line's first bytes, so it is here once that line has been read.
+    UniqueFd take_fd();
 
 private:
     bool fill();  // reads more bytes into buffer_; false on EOF
@@ -34,6 +40,7 @@ private:
     size_t max_line_;
     std::string buffer_;
     size_t scanned_ = 0;  // bytes of buffer_ known to hold no '\n'
+    std::deque<UniqueFd> fds_;  // passed by the daemon, in the order they came
 };
 
 }  // namespace shmpool

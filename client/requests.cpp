@@ -55,6 +55,7 @@ nlohmann::json info(const std::string& name) { return with_name("dataset.info", 
 nlohmann::json list() { return make("dataset.list"); }
 nlohmann::json remove(const std::string& name) { return with_name("dataset.delete", name); }
 nlohmann::json get(const std::string& name) { return with_name("dataset.get", name); }
+nlohmann::json open(const std::string& name) { return with_name("dataset.open", name); }
 
 nlohmann::json save(const std::string& name, const std::string& path) {
     return make("dataset.save", {{"name", name}, {"file", absolute_path(path)}});

@@ -46,6 +46,7 @@ nlohmann::json list();
 nlohmann::json remove(const std::string& name);
 nlohmann::json save(const std::string& name, const std::string& path);
 nlohmann::json get(const std::string& name);
+nlohmann::json open(const std::string& name);
 
 nlohmann::json submit(const JobRequest& job);
 nlohmann::json status(uint64_t job);

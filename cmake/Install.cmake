@@ -27,6 +27,7 @@ install(CODE [[
 # static libraries, and the exported targets shmpool::client (and shmpool::common under it).
 install(FILES client/client.h client/client_errors.h client/line_socket.h client/requests.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/shmpool/client)
+install(FILES common/unique_fd.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/shmpool/common)
 set_target_properties(shmpool_client PROPERTIES EXPORT_NAME client)
 set_target_properties(shmpool_common PROPERTIES EXPORT_NAME common)
 target_include_directories(shmpool_client INTERFACE

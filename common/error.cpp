@@ -42,6 +42,9 @@ std::string_view error_code_name(ErrorCode code) {
         case ErrorCode::idle_timeout: return "idle_timeout";
         case ErrorCode::too_many_requests: return "too_many_requests";
         case ErrorCode::output_too_large: return "output_too_large";
+        case ErrorCode::uid_dataset_limit: return "uid_dataset_limit";
+        case ErrorCode::uid_bytes_limit: return "uid_bytes_limit";
+        case ErrorCode::too_many_descriptors: return "too_many_descriptors";
     }
     return "internal";
 }

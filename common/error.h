@@ -43,6 +43,9 @@ enum class ErrorCode {
     idle_timeout,          // a partial request line stayed incomplete too long
     too_many_requests,     // the connection already has max_requests_per_connection requests unanswered
     output_too_large,      // a job's output would exceed max_output_bytes
+    uid_dataset_limit,     // the client's uid already holds max_datasets_per_uid datasets
+    uid_bytes_limit,       // the dataset would take the client's uid over max_shm_bytes_per_uid
+    too_many_descriptors,  // the connection already has its maximum of descriptor replies unsent
 };
 
 std::string_view error_code_name(ErrorCode code);

@@ -80,6 +80,12 @@ Segment Segment::open(const std::string& name, bool writable, uint64_t bytes) {
     }
 }
 
+int Segment::open_read_only(const std::string& name) {
+    int fd = shm_open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+    if (fd < 0) throw Error(ErrorCode::io_error, sys_error_text("shm_open", "opening '" + name + "' read-only", errno));
+    return fd;
+}
+
 void Segment::populate_writable(uint64_t offset, uint64_t bytes) const {
     static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
     uint64_t first = offset / page * page, last = std::min<uint64_t>(size(), offset + bytes);

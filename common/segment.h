@@ -19,6 +19,9 @@ public:
     static Segment create(const std::string& name, uint64_t bytes, bool allocate = true, unsigned mode = 0600);
     // Opens an existing object; `bytes` 0 maps all of it. Throws Error(io_error).
     static Segment open(const std::string& name, bool writable, uint64_t bytes = 0);
+    // A read-only descriptor of an existing object (O_RDONLY, close-on-exec), for a client to
+    // map: it cannot map it writable. Throws Error(io_error).
+    static int open_read_only(const std::string& name);
     // Removes the name; mappings stay valid until unmapped. False if it did not exist.
     static bool remove(const std::string& name);
     // Renames an object (its mappings and pages stay); `to` must not exist. Throws Error(io_error).

@@ -158,6 +158,8 @@ void declare_settings(SettingsTable& t, DaemonSettings& s) {
     t.add("max-connections", d.max_connections, "clients served at once");
     t.add("max-requests-per-connection", d.max_requests_per_connection, "requests of one connection not yet answered at once (0: no limit)");
     t.add("max-datasets", d.max_datasets, "datasets the instance may hold (0: no limit)");
+    t.add("max-datasets-per-uid", d.max_datasets_per_uid, "datasets one client uid may hold (0: no limit)");
+    t.add("max-shm-bytes-per-uid", d.max_shm_bytes_per_uid, "bytes of datasets one client uid may hold (0: no limit)");
     t.add("max-output-bytes", d.max_output_bytes, "bytes of one job's output (0: only max-dataset-bytes)");
     t.add("max-ranges", d.max_ranges, "ranges one job may be split into");
     t.add("idle-timeout", s.idle_timeout, "seconds a partial request line may wait for its end (0: forever)");

@@ -100,6 +100,7 @@ int Daemon::run(const std::function<void()>& ready) {
     pool_->set_memory_limit(opts_.worker_memory_limit);
     store_->set_quota(opts_.max_shm_bytes);
     store_->set_max_datasets(opts_.max_datasets);
+    store_->set_uid_limits(opts_.max_datasets_per_uid, opts_.max_shm_bytes_per_uid);
     store_->set_segment_mode(opts_.segment_mode);
     if (opts_.spare_bytes)
         store_->set_spares(std::make_shared<SpareSegments>(io_, opts_.instance, control_,
@@ -214,6 +215,7 @@ void Daemon::admit(Session::Socket socket) {
             if (scheduler_) scheduler_->cancel_jobs_of_session(id);
         });
     session->set_idle_timeout(opts_.idle_timeout);
+    session->set_peer_uid(peer.uid);
     log_info("accepted connection " + std::to_string(session->id()) + " from " + peer_text(peer));
     sessions_.emplace(session->id(), session);
     session->start();

@@ -53,6 +53,8 @@ struct DaemonOptions {
     uint32_t max_connections = 512;
     uint32_t max_requests_per_connection = 64;  // unanswered at once (0: no limit)
     uint64_t max_datasets = 4096;
+    uint64_t max_datasets_per_uid = 0;   // datasets one client uid may hold (0: no limit)
+    uint64_t max_shm_bytes_per_uid = 0;  // bytes of datasets one client uid may hold (0: no limit)
     uint64_t max_output_bytes = 0;  // bytes of one job's output (0: only max_dataset_bytes)
     uint64_t max_ranges = 1ull << 24;
     std::chrono::milliseconds idle_timeout{30000};  // for a partial request line

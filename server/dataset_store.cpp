@@ -12,7 +12,7 @@ namespace shmpool {
 
 Dataset::~Dataset() {
     if (segment.empty()) return;
-    if (sealed && spares && spares->keep(segment, backing, capacity)) return;
+    if (sealed && !handed_out && spares && spares->keep(segment, backing, capacity)) return;
     if (!Segment::remove(segment)) log_warn("dataset '" + name + "': segment " + segment + " was already gone");
     if (control) ctl::log_removed_segment(control, backing);
 }
@@ -32,10 +32,11 @@ nlohmann::json Dataset::info() const {
     nlohmann::json shape = nlohmann::json::array();
     for (int i = 0; i < meta.shape.ndim; ++i) shape.push_back(meta.shape.dims[i]);
     return {{"name", name},   {"dtype", dtype_name(meta.dtype)}, {"shape", shape},
-            {"bytes", bytes}, {"segment", segment},              {"sealed", sealed}};
+            {"bytes", bytes}, {"segment", segment},              {"sealed", sealed},
+            {"owner_uid", owner_uid}};
 }
 
-DatasetPtr DatasetStore::create(const std::string& name, const ArrayMeta& meta, Segment* mapping) {
+DatasetPtr DatasetStore::create(const std::string& name, const ArrayMeta& meta, uid_t owner_uid, Segment* mapping) {
     check_dataset_name(name);
     if (datasets_.count(name)) throw Error(ErrorCode::dataset_exists, "dataset '" + name + "' already exists");
     if (max_datasets_ && datasets_.size() >= max_datasets_)
@@ -47,9 +48,12 @@ DatasetPtr DatasetStore::create(const std::string& name, const ArrayMeta& meta, 
     ds->meta = meta;
     ds->bytes = checked_bytes(meta.shape, meta.dtype);
     check_quota(*ds);
+    uid_quota_.check(owner_uid, ds->bytes, "dataset '" + name + "'");
     allocate_segment(*ds, mapping);  // throws before the segment exists
     ds->control = control_;
     ds->spares = spares_;
+    ds->owner_uid = owner_uid;
+    ds->uid_charge = uid_quota_.charge(owner_uid, ds->bytes);
     datasets_.emplace(name, ds);
     return ds;
 }

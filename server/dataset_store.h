@@ -13,6 +13,7 @@
 #include "common/control.h"
 #include "common/segment.h"
 #include "server/spare_segments.h"
+#include "server/uid_quota.h"
 #include "worker/kernel.h"
 
 namespace shmpool {
@@ -27,6 +28,9 @@ struct Dataset {
     uint64_t capacity = 0;  // the segment's size: `bytes`, or more for a reused spare
     bool sealed = false;
     uint64_t producer_job = 0;  // the job writing it while unsealed (0: none)
+    uid_t owner_uid = 0;        // the client that put it, or submitted the job writing it
+    std::shared_ptr<void> uid_charge;  // counts it against owner_uid's quota until destroyed
+    bool handed_out = false;  // a descriptor of it went to another uid: its segment is never reused
     ctl::Header* control = nullptr;
     // Where a sealed dataset's segment goes when it is deleted (none: it is removed).
     std::shared_ptr<SpareSegments> spares;
@@ -50,12 +54,12 @@ public:
     DatasetStore(std::string instance, ctl::Header* control) : instance_(std::move(instance)), control_(control) {}
     ~DatasetStore();
 
-    // Creates an unsealed dataset; throws bad_name, dataset_exists, no_space, io_error.
-    // The returned segment is the daemon's own writable mapping (for small inline data).
+    // Creates an unsealed dataset owned by `owner_uid`; throws bad_name, dataset_exists,
+    // too_many_datasets, no_space, uid_dataset_limit, uid_bytes_limit, io_error.
     // `mapping` (inline data) gets the daemon's writable mapping of a fully allocated segment;
     // without it the segment is allocated by the workers that write it (job outputs), or is a
     // spare that fits, renamed: its old content is then overwritten by the job.
-    DatasetPtr create(const std::string& name, const ArrayMeta& meta, Segment* mapping = nullptr);
+    DatasetPtr create(const std::string& name, const ArrayMeta& meta, uid_t owner_uid, Segment* mapping = nullptr);
     DatasetPtr find(const std::string& name) const;  // throws unknown_dataset
     void seal(Dataset& ds) { ds.sealed = true, ds.producer_job = 0; }
     // Removes the name. A producing job must be cancelled first (dataset_busy otherwise)
@@ -72,6 +76,7 @@ public:
     // the next one); with no spares, every segment is removed on deletion.
     void set_spares(std::shared_ptr<SpareSegments> spares);
     const SpareSegments* spares() const { return spares_.get(); }
+    void set_uid_limits(uint64_t max_datasets, uint64_t max_bytes) { uid_quota_.set_limits(max_datasets, max_bytes); }
 
 private:
     void allocate_segment(Dataset& ds, Segment* mapping);
@@ -84,6 +89,7 @@ private:
     uint64_t max_datasets_ = 0;
     unsigned segment_mode_ = 0600;
     std::shared_ptr<SpareSegments> spares_;
+    UidQuota uid_quota_;
     std::map<std::string, DatasetPtr> datasets_;
 };
 

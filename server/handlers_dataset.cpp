@@ -35,6 +35,7 @@ nlohmann::json meta_params(const ArrayMeta& m) {
 void run_copy_job(const Call& c, JobSpec spec, std::function<nlohmann::json(const Job&)> on_done,
                   std::function<void()> on_fail = [] {}) {
     spec.internal = true;
+    spec.owner_uid = c.session->peer_uid();
     Job& job = c.daemon->scheduler().submit(spec);
     c.daemon->scheduler().when_ended(job, [c, on_done = std::move(on_done), on_fail = std::move(on_fail)](const Job& j) {
         if (j.state == JobState::done) {
@@ -76,20 +77,9 @@ NpyHeader read_npy_header_fd(int fd, const std::string& label) {
     return h;
 }
 
-// A descriptor owned by the handler, then by the copy job's callbacks until the job ends.
-struct OwnedFd {
-    int fd;
-    explicit OwnedFd(int f) : fd(f) {}
-    OwnedFd(const OwnedFd&) = delete;
-    OwnedFd& operator=(const OwnedFd&) = delete;
-    ~OwnedFd() { close(fd); }
-};
-
-NpyHeader read_npy_header(const std::string& path) {
-    OwnedFd file(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-    if (file.fd < 0) throw Error(ErrorCode::io_error, sys_error_text("open", "opening '" + path + "'", errno));
-    return read_npy_header_fd(file.fd, "'" + path + "'");
-}
+// How workers reopen a file the daemon holds open: its /proc/<daemon pid>/fd/N link, valid
+// while the daemon keeps the descriptor (no path of the client's is walked again).
+std::string proc_fd_path(int fd) { return "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd); }
 
 // The copy job that loads the data of an .npy file (header `h`) that workers open as `path`.
 JobSpec load_npy_spec(const std::string& name, const NpyHeader& h, const std::string& path) {
@@ -100,19 +90,20 @@ JobSpec load_npy_spec(const std::string& name, const NpyHeader& h, const std::st
     return spec;
 }
 
-void put_from_file(const Call& c, const std::string& name, const std::string& asked) {
-    std::string path = c.daemon->paths().resolve_existing(asked);
-    run_copy_job(c, load_npy_spec(name, read_npy_header(path), path), [](const Job& j) { return j.output_info; });
-}
-
-// Loads the .npy file the client passed as a descriptor (SCM_RIGHTS) with this request. The
-// daemon opens no path of the client's: workers reopen the descriptor by /proc/<daemon>/fd/N.
-void put_from_fd(const Call& c, const std::string& name, const std::shared_ptr<OwnedFd>& file) {
-    int fd = file->fd;
-    std::string path = "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd);
-    JobSpec spec = load_npy_spec(name, read_npy_header_fd(fd, "the passed descriptor"), path);
+// Loads the .npy file the daemon holds open as `file` (`label` names it in errors): passed by
+// the client (SCM_RIGHTS), or opened beneath an allowed directory. Workers reopen it by
+// /proc/<daemon>/fd/N; the copy job's callbacks hold the descriptor until the job ends.
+void put_from_open_file(const Call& c, const std::string& name, const std::shared_ptr<UniqueFd>& file,
+                        const std::string& label) {
+    int fd = file->get();
+    JobSpec spec = load_npy_spec(name, read_npy_header_fd(fd, label), proc_fd_path(fd));
     spec.params["passed_fd"] = true;
     run_copy_job(c, spec, [file](const Job& j) { return j.output_info; }, [file] {});
+}
+
+void put_from_file(const Call& c, const std::string& name, const std::string& asked) {
+    auto file = std::make_shared<UniqueFd>(c.daemon->paths().open_existing(asked));
+    put_from_open_file(c, name, file, "'" + asked + "'");
 }
 
 std::string shm_object_name(std::string name) {
@@ -142,7 +133,7 @@ void put_inline(const Call& c, const std::string& name, const nlohmann::json& da
     meta.dtype = c.args().contains("dtype") ? require_dtype(c.args(), "dtype") : DType::float64;
     meta.shape = inline_shape(data, meta.dtype, std::min<uint64_t>(c.daemon->options().max_dataset_bytes, kDefaultMaxLine));
     Segment mapping;
-    DatasetPtr ds = c.daemon->store().create(name, meta, &mapping);
+    DatasetPtr ds = c.daemon->store().create(name, meta, c.session->peer_uid(), &mapping);
     try {
         write_inline(data, meta.dtype, meta.shape, mapping.data());
     } catch (...) {
@@ -153,15 +144,22 @@ void put_inline(const Call& c, const std::string& name, const nlohmann::json& da
     c.ok(ds->info());
 }
 
+// get, open and save read a dataset whole: not while a job still writes it.
+DatasetPtr find_sealed(const Call& c) {
+    DatasetPtr ds = c.daemon->store().find(require_string(c.args(), "name"));
+    if (!ds->sealed) throw Error(ErrorCode::dataset_busy, "dataset '" + ds->name + "' is still being written");
+    return ds;
+}
+
 }  // namespace
 
 void handle_dataset_put(const Call& c) {
-    std::shared_ptr<OwnedFd> passed;  // taken first, so a refused request still consumes its descriptor
+    std::shared_ptr<UniqueFd> passed;  // taken first, so a refused request still consumes its descriptor
     if (optional_bool(c.args(), "fd", false)) {
         int fd = c.session->take_fd();
         if (fd < 0)
             throw Error(ErrorCode::bad_request, "\"fd\": true needs a descriptor passed (SCM_RIGHTS) with the request");
-        passed = std::make_shared<OwnedFd>(fd);
+        passed = std::make_shared<UniqueFd>(fd);
     }
     std::string name = require_string(c.args(), "name");
     auto file = optional_string(c.args(), "file");
@@ -170,7 +168,7 @@ void handle_dataset_put(const Call& c) {
     if (int(file.has_value()) + int(shm.has_value()) + int(has_data) + int(has_fd) != 1)
         throw Error(ErrorCode::bad_request, "dataset.put takes exactly one of 'file', 'shm', 'data' or 'fd'");
     check_dataset_name(name);
-    if (has_fd) return put_from_fd(c, name, passed);
+    if (has_fd) return put_from_open_file(c, name, passed, "the passed descriptor");
     if (file) return put_from_file(c, name, *file);
     if (shm) return put_from_shm(c, name, *shm);
     put_inline(c, name, c.args()["data"]);
@@ -191,8 +189,7 @@ void handle_dataset_delete(const Call& c) {
 }
 
 void handle_dataset_get(const Call& c) {
-    DatasetPtr ds = c.daemon->store().find(require_string(c.args(), "name"));
-    if (!ds->sealed) throw Error(ErrorCode::dataset_busy, "dataset '" + ds->name + "' is still being written");
+    DatasetPtr ds = find_sealed(c);
     if (ds->bytes > kDefaultMaxLine)
         throw Error(ErrorCode::too_large, "dataset '" + ds->name + "' is " + std::to_string(ds->bytes) +
                                               " bytes; get returns at most 1 MiB inline (map its segment instead)");
@@ -202,37 +199,71 @@ void handle_dataset_get(const Call& c) {
     c.ok(info);
 }
 
-void handle_dataset_save(const Call& c) {
-    DatasetPtr ds = c.daemon->store().find(require_string(c.args(), "name"));
-    std::string path = c.daemon->paths().resolve_new(require_string(c.args(), "file"));
-    if (!ds->sealed) throw Error(ErrorCode::dataset_busy, "dataset '" + ds->name + "' is still being written");
-    std::string header = format_npy_header(ds->meta.dtype, ds->meta.shape);
-    static uint64_t counter = 0;
-    std::string tmp = path + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
-    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) throw Error(ErrorCode::io_error, sys_error_text("open", "creating '" + tmp + "'", errno));
-    int err = 0;
-    if (pwrite(fd, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size())) err = errno ? errno : EIO;
-    if (!err) err = posix_fallocate(fd, 0, static_cast<off_t>(header.size() + ds->bytes));
-    close(fd);
-    if (err) {
-        unlink(tmp.c_str());
-        throw Error(err == ENOSPC ? ErrorCode::no_space : ErrorCode::io_error,
-                    sys_error_text("write", "preparing '" + tmp + "'", err));
+// The dataset's info, with a read-only descriptor of its segment passed on the reply: a
+// client that may not open the 0600 segment by name maps it through this descriptor.
+void handle_dataset_open(const Call& c) {
+    if (c.session->fds_unsent() >= Session::kMaxUnsentFds)
+        throw Error(ErrorCode::too_many_descriptors,
+                    "this connection already has " + std::to_string(Session::kMaxUnsentFds) +
+                        " descriptors waiting to be sent with their replies; read the replies first");
+    DatasetPtr ds = find_sealed(c);
+    // That uid could read a later dataset through the descriptor if the segment became a spare.
+    uid_t peer = c.session->peer_uid();
+    if (peer != 0 && peer != geteuid()) ds->handed_out = true;
+    c.ok_with_fd(ds->info(), UniqueFd(Segment::open_read_only(ds->segment)));
+}
+
+// A file being saved: a temporary name beside the target, in the target's directory (held
+// open, opened beneath its allowed directory), renamed into place in it when complete.
+struct SaveTarget {
+    PathPolicy::NewFileDir target;
+    std::string tmp;
+    UniqueFd file;
+
+    explicit SaveTarget(PathPolicy::NewFileDir t) : target(std::move(t)) {
+        static uint64_t counter = 0;
+        tmp = target.name + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
     }
-    JobSpec spec{"_save_npy", {{"src", ds->name}}, {{"path", tmp}, {"offset", header.size()}}, copy_chunk(ds->meta), {}};
+    // Creates the temporary file with `header` and all its bytes allocated; leaves nothing on error.
+    void create(const std::string& header, uint64_t data_bytes) {
+        int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
+        file = UniqueFd(openat(target.dir.get(), tmp.c_str(), flags, 0644));
+        if (!file) throw Error(ErrorCode::io_error, sys_error_text("openat", "creating " + where(), errno));
+        int err = 0;
+        if (pwrite(file.get(), header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()))
+            err = errno ? errno : EIO;
+        if (!err) err = posix_fallocate(file.get(), 0, static_cast<off_t>(header.size() + data_bytes));
+        if (!err) return;
+        discard();
+        throw Error(err == ENOSPC ? ErrorCode::no_space : ErrorCode::io_error,
+                    sys_error_text("write", "preparing " + where(), err));
+    }
+    void finish() const {
+        int dir = target.dir.get();
+        if (renameat(dir, tmp.c_str(), dir, target.name.c_str()) == 0) return;
+        int err = errno;
+        discard();
+        throw Error(ErrorCode::io_error, sys_error_text("renameat", "finishing '" + target.resolved + "'", err));
+    }
+    void discard() const { unlinkat(target.dir.get(), tmp.c_str(), 0); }
+    std::string where() const { return "'" + tmp + "' beside '" + target.resolved + "'"; }
+};
+
+void handle_dataset_save(const Call& c) {
+    DatasetPtr ds = find_sealed(c);
+    auto save = std::make_shared<SaveTarget>(c.daemon->paths().open_new_parent(require_string(c.args(), "file")));
+    std::string header = format_npy_header(ds->meta.dtype, ds->meta.shape);
+    save->create(header, ds->bytes);
+    nlohmann::json params = {{"path", proc_fd_path(save->file.get())}, {"offset", header.size()}, {"passed_fd", true}};
+    JobSpec spec{"_save_npy", {{"src", ds->name}}, params, copy_chunk(ds->meta), {}};
     uint64_t total = header.size() + ds->bytes;
     run_copy_job(
         c, spec,
-        [tmp, path, total](const Job&) {
-            if (rename(tmp.c_str(), path.c_str()) != 0) {
-                int e = errno;
-                unlink(tmp.c_str());
-                throw Error(ErrorCode::io_error, sys_error_text("rename", "finishing '" + path + "'", e));
-            }
-            return nlohmann::json{{"file", path}, {"bytes", total}};
+        [save, total](const Job&) {
+            save->finish();
+            return nlohmann::json{{"file", save->target.resolved}, {"bytes", total}};
         },
-        [tmp] { unlink(tmp.c_str()); });
+        [save] { save->discard(); });
 }
 
 }  // namespace shmpool

@@ -63,6 +63,7 @@ void handle_job_submit(const Call& c) {
     if (optional_bool(c.args(), "progress", false) && !wait)
         throw Error(ErrorCode::bad_request, "'progress' streams events until the job ends: it needs 'wait'");
     if (wait && !detach) spec.owner_session = c.session->id();
+    spec.owner_uid = c.session->peer_uid();
     Job& job = c.daemon->scheduler().submit(spec);
     c.daemon->timers().arm_timeout(job);
     if (wait)

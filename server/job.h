@@ -33,6 +33,7 @@ struct JobSpec {
     bool internal = false;  // the daemon's own request: '_' kernels allowed
     double timeout_s = 0;   // 0: none
     uint64_t owner_session = 0;  // a waiting client whose disconnect cancels the job (0: none)
+    uid_t owner_uid = 0;         // the submitting client's uid: its output counts against that uid's quota
 };
 
 struct JobError {

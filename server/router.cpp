@@ -28,6 +28,7 @@ const std::unordered_map<std::string_view, Verb>& verbs() {
         {"dataset.delete", {handle_dataset_delete, false}},
         {"dataset.save", {handle_dataset_save, false}},
         {"dataset.get", {handle_dataset_get, true}},
+        {"dataset.open", {handle_dataset_open, true}},
         {"job.submit", {handle_job_submit, false}},
         {"job.status", {handle_job_status, true}},
         {"job.wait", {handle_job_wait, true}},

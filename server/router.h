@@ -21,6 +21,12 @@ struct Call {
 
     const nlohmann::json& args() const { return req.body; }
     void ok(nlohmann::json result) const { session->send(reply_ok(req.id, std::move(result))); }
+    // A success reply that carries a descriptor (SCM_RIGHTS); the reply says so with "fd": true.
+    void ok_with_fd(nlohmann::json result, UniqueFd fd) const {
+        nlohmann::json reply = reply_ok(req.id, std::move(result));
+        reply["fd"] = true;
+        session->send_with_fd(reply, std::move(fd));
+    }
     void fail(ErrorCode code, const std::string& message) const {
         session->send(reply_error(req.id, code, message));
     }
@@ -52,6 +58,7 @@ void handle_dataset_list(const Call&);
 void handle_dataset_delete(const Call&);
 void handle_dataset_save(const Call&);
 void handle_dataset_get(const Call&);
+void handle_dataset_open(const Call&);
 void handle_job_submit(const Call&);
 void handle_job_status(const Call&);
 void handle_job_wait(const Call&);

@@ -102,7 +102,8 @@ Job& Scheduler::submit(const JobSpec& spec) {
             throw Error(ErrorCode::too_large, "the output " + plan.output->shape.to_string() + " would need " +
                                                   std::to_string(bytes) + " bytes, over the per-dataset limit of " +
                                                   std::to_string(limits_.max_dataset_bytes));
-        job->output = store_.create(spec.output.value_or("job" + std::to_string(job->id) + ".out"), *plan.output);
+        job->output = store_.create(spec.output.value_or("job" + std::to_string(job->id) + ".out"), *plan.output,
+                                    spec.owner_uid);
         job->output->producer_job = job->id;
     }
     job->kernel = kernel;

@@ -2,12 +2,12 @@
 // (SCM_RIGHTS, so it owns its read path: recvmsg, never a plain read that would drop them).
 #include "server/session.h"
 
+#include "common/fd_passing.h"
 #include "common/protocol.h"
 
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
 namespace shmpool {
 namespace {
@@ -71,36 +71,20 @@ void Session::on_readable(const boost::system::error_code& ec) {
     read_next();
 }
 
+// Reads what is there; passed descriptors are kept for the requests that name them, and
+// beyond kMaxPendingFds they are closed.
 ssize_t Session::receive_some() {
     char data[kReadChunk];
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxPendingFds)];
-    iovec iov{data, sizeof data};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n = recvmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (n < 0) return n;
-    keep_fds(msg);
-    in_.append(data, static_cast<size_t>(n));
+    ssize_t n = receive_with_fds(socket_.native_handle(), data, sizeof data, kMaxPendingFds,
+                                 [this](int fd) {
+                                     if (fds_.size() < kMaxPendingFds)
+                                         fds_.push_back(fd);
+                                     else
+                                         ::close(fd);
+                                 },
+                                 MSG_DONTWAIT);
+    if (n > 0) in_.append(data, static_cast<size_t>(n));
     return n;
-}
-
-// Keeps passed descriptors for the requests that name them; beyond kMaxPendingFds they are closed.
-void Session::keep_fds(msghdr& msg) {
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < count; ++i) {
-            int fd;
-            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-            if (fds_.size() < kMaxPendingFds)
-                fds_.push_back(fd);
-            else
-                ::close(fd);
-        }
-    }
 }
 
 int Session::take_fd() {
@@ -127,11 +111,17 @@ std::string json_line(const nlohmann::json& message) {
 
 void Session::send(const nlohmann::json& message) { enqueue(json_line(message), {}); }
 
+void Session::send_with_fd(const nlohmann::json& message, UniqueFd fd) {
+    if (!socket_.is_open()) return;
+    ++fds_unsent_;
+    enqueue(json_line(message), {}, std::move(fd));
+}
+
 void Session::send_event(const nlohmann::json& event, const std::string& coalesce_key) {
     enqueue(json_line(event), coalesce_key);
 }
 
-void Session::enqueue(std::string line, std::string coalesce_key) {
+void Session::enqueue(std::string line, std::string coalesce_key, UniqueFd fd) {
     if (!socket_.is_open()) return;
     if (!coalesce_key.empty()) {
         // The front entry may be mid-write; any later one with the same key is replaced in place.
@@ -143,29 +133,55 @@ void Session::enqueue(std::string line, std::string coalesce_key) {
         }
     }
     out_bytes_ += line.size();
-    out_.push_back({std::move(line), std::move(coalesce_key)});
+    out_.push_back({std::move(line), std::move(coalesce_key), std::move(fd)});
     write_next();
 }
 
+// One write in flight: the front line, with its descriptor (if any) on its first bytes.
 void Session::write_next() {
     if (writing_ || out_.empty() || !socket_.is_open()) return;
     writing_ = true;
-    boost::asio::async_write(socket_, boost::asio::buffer(out_.front().line),
+    if (out_.front().fd)
+        write_front_with_fd();
+    else
+        write_front_from(0);
+}
+
+void Session::write_front_from(size_t offset) {
+    boost::asio::async_write(socket_, boost::asio::buffer(out_.front().line) + offset,
                              [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                                 self->writing_ = false;
-                                 if (ec) {
-                                     self->close();
-                                     return;
-                                 }
-                                 self->out_bytes_ -= self->out_.front().line.size();
-                                 self->out_.pop_front();
-                                 if (self->out_.empty() && self->closing_) {
-                                     self->close();
-                                     return;
-                                 }
-                                 self->write_next();
-                                 self->read_next();
+                                 self->on_front_written(ec);
                              });
+}
+
+// Asio cannot attach a descriptor, so the line's first bytes go by sendmsg (waiting for room
+// without blocking); the rest, if the socket took only part, by the usual async_write.
+void Session::write_front_with_fd() {
+    Outgoing& front = out_.front();
+    ssize_t n = shmpool::send_with_fd(socket_.native_handle(), front.line.data(), front.line.size(), front.fd.get(),
+                             MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        socket_.async_wait(Socket::wait_write, [self = shared_from_this()](const boost::system::error_code& ec) {
+            if (!ec && !self->socket_.is_open()) return self->on_front_written(boost::asio::error::eof);
+            if (ec) return self->on_front_written(ec);
+            self->write_front_with_fd();
+        });
+        return;
+    }
+    if (n < 0) return on_front_written(boost::system::error_code(errno, boost::system::system_category()));
+    front.fd.reset();  // the client holds its own copy now
+    --fds_unsent_;
+    write_front_from(static_cast<size_t>(n));
+}
+
+void Session::on_front_written(const boost::system::error_code& ec) {
+    writing_ = false;
+    if (ec) return close();
+    out_bytes_ -= out_.front().line.size();
+    out_.pop_front();
+    if (out_.empty() && closing_) return close();
+    write_next();
+    read_next();
 }
 
 void Session::close_after_flush() {
@@ -181,6 +197,7 @@ void Session::close() {
     socket_.close(ignored);
     out_.clear();
     out_bytes_ = 0;
+    fds_unsent_ = 0;
     idle_timer_.cancel();
     for (int fd : fds_) ::close(fd);
     fds_.clear();

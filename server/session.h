@@ -14,6 +14,8 @@
 #include <boost/asio.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/unique_fd.h"
+
 namespace shmpool {
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -27,6 +29,12 @@ public:
     ~Session();
     void start() { read_next(); }
     void send(const nlohmann::json& message);
+    // Sends `message` with `fd` passed on its first bytes (SCM_RIGHTS); closed once sent.
+    void send_with_fd(const nlohmann::json& message, UniqueFd fd);
+    // Replies with a descriptor queued and not sent yet: each holds an open descriptor, so a
+    // client that never reads is capped at kMaxUnsentFds (the daemon's descriptors are finite).
+    size_t fds_unsent() const { return fds_unsent_; }
+    static constexpr size_t kMaxUnsentFds = 8;
     // Sends an event line that replaces an unsent one with the same `coalesce_key`, so a slow
     // reader holds at most one pending event per key (e.g. the latest progress of a job).
     void send_event(const nlohmann::json& event, const std::string& coalesce_key);
@@ -41,6 +49,9 @@ public:
     int take_fd();
     // Slowloris bound: a partial line must complete within one to two of these (0: none).
     void set_idle_timeout(std::chrono::milliseconds timeout) { idle_timeout_ = timeout; }
+    // The client's uid (SO_PEERCRED at accept): what it creates counts against this uid's quota.
+    void set_peer_uid(uid_t uid) { peer_uid_ = uid; }
+    uid_t peer_uid() const { return peer_uid_; }
     // Requests of this connection not yet answered: a request holds the token until every
     // copy of its Call is gone (answered now, or its job-end callback has run).
     size_t requests_open() const { return requests_open_; }
@@ -55,9 +66,11 @@ private:
     bool deliver_lines();  // false when the connection must stop reading
     void on_readable(const boost::system::error_code& ec);
     ssize_t receive_some();  // recvmsg: bytes into in_, descriptors into fds_
-    void keep_fds(msghdr& msg);
     void write_next();
-    void enqueue(std::string line, std::string coalesce_key);
+    void write_front_from(size_t offset);
+    void write_front_with_fd();
+    void on_front_written(const boost::system::error_code& ec);
+    void enqueue(std::string line, std::string coalesce_key, UniqueFd fd = UniqueFd());
     // --- partial-line timeout (security, docs/security.md)
     void arm_idle_timer();
     void on_idle_timer();
@@ -65,6 +78,7 @@ private:
     struct Outgoing {
         std::string line;
         std::string coalesce_key;  // empty: a reply, never replaced
+        UniqueFd fd;               // passed with the line's first bytes, then closed
     };
 
     Socket socket_;
@@ -76,8 +90,10 @@ private:
     std::deque<int> fds_;
     std::deque<Outgoing> out_;
     size_t out_bytes_ = 0;
+    size_t fds_unsent_ = 0;
     bool writing_ = false, reading_ = false, closing_ = false;
     uint64_t id_;
+    uid_t peer_uid_ = 0;
     // --- partial-line timeout
     std::chrono::milliseconds idle_timeout_{0};
     boost::asio::steady_timer idle_timer_;

@@ -1,17 +1,22 @@
 // Example client of shmpoold, built against the installed package (find_package(shmpool)):
-// connects, puts two small inline datasets, runs a `euclidean` job, prints the result as JSON.
+// connects, puts two small inline datasets, runs a `euclidean` job, prints the result as JSON
+// (read with no copy: dataset.open passes a read-only descriptor of the output, mapped here).
 //
 //   shmpool_example_client [--socket PATH | --instance NAME] [n m d]
 //
 // Inputs (so anyone can check the output): X[i][k] = sin(i*d + k), Y[j][k] = cos(j*d + k),
 // for i < n, j < m, k < d. Output: {"shape": [n, m], "distances": [[...], ...]} where
 // distances[i][j] = |X[i] - Y[j]| (Euclidean), as computed by the daemon's workers.
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -27,6 +32,18 @@ nlohmann::json points(size_t rows, size_t dims, double (*f)(double)) {
         data.push_back(row);
     }
     return data;
+}
+
+// The rows of an n x m float64 dataset, mapped read-only through the descriptor it came with.
+nlohmann::json rows_of(const shmpool::OpenedDataset& d) {
+    size_t n = d.info["shape"][0], m = d.info["shape"][1], bytes = d.info["bytes"];
+    void* mapped = mmap(nullptr, bytes, PROT_READ, MAP_SHARED, d.fd.get(), 0);
+    if (mapped == MAP_FAILED) throw std::runtime_error(std::string("mmap() failed: ") + std::strerror(errno));
+    const double* values = static_cast<const double*>(mapped);
+    nlohmann::json rows = nlohmann::json::array();
+    for (size_t i = 0; i < n; ++i) rows.push_back(std::vector<double>(values + i * m, values + (i + 1) * m));
+    munmap(mapped, bytes);
+    return rows;
 }
 
 struct Args {
@@ -66,10 +83,11 @@ int main(int argc, char** argv) {
         job.output = tag + ".D";
         job.wait = true;
         nlohmann::json done = client.submit(job);
-        nlohmann::json result = client.get(tag + ".D");
+        shmpool::OpenedDataset result = client.open(tag + ".D");
+        nlohmann::json distances = rows_of(result);
         for (const char* suffix : {".X", ".Y", ".D"}) client.remove(tag + suffix);
 
-        std::cout << nlohmann::json{{"job", done["job"]}, {"shape", result["shape"]}, {"distances", result["data"]}}.dump()
+        std::cout << nlohmann::json{{"job", done["job"]}, {"shape", result.info["shape"]}, {"distances", distances}}.dump()
                   << "\n";
         return 0;
     } catch (const std::exception& e) {

@@ -764,6 +764,48 @@ def still_serves(daemon):
     small_job_ok(daemon)
 
 
+# --------------------------------------------------------------------------- another uid
+
+PY_CLIENT_DIR = os.path.join(REPO, "client", "python")
+NOBODY_UID = 65534  # uid of `nobody` on Debian
+
+# Sends the JSON requests read from stdin (one a line, each with its "verb") on one connection
+# with the Python client's Connection, and prints each reply as one JSON line.
+_REQUESTS_SCRIPT = r"""
+import json, sys
+from shmpool.connection import Connection
+conn = Connection(sys.argv[1])
+for line in sys.stdin:
+    req = json.loads(line)
+    print(json.dumps(conn.call(req.pop("verb"), req, 60.0)), flush=True)
+"""
+
+
+def share_with_everyone(daemon):
+    """Lets file permissions pass any uid to the daemon's socket (its directory 0755, the socket
+    0666), so the daemon's own checks decide who is served."""
+    os.chmod(daemon.workdir, 0o755)
+    os.chmod(daemon.socket_path, 0o666)
+
+
+def run_python_as_nobody(code, *args, input=None, timeout=60):
+    """Runs Python code as uid nobody, gid nogroup, no supplementary groups (the tests run as
+    root), with the Python client importable; returns the CompletedProcess (text)."""
+    env = dict(os.environ, PYTHONPATH=PY_CLIENT_DIR)
+    argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3", "-c", code]
+    return subprocess.run(argv + list(args), capture_output=True, text=True, timeout=timeout, input=input, env=env,
+                          cwd="/")
+
+
+def requests_as_nobody(daemon, requests):
+    """Sends each request (a dict with its "verb") in order on one connection as uid nobody;
+    returns the replies."""
+    res = run_python_as_nobody(_REQUESTS_SCRIPT, daemon.socket_path,
+                               input="".join(json.dumps(r) + "\n" for r in requests))
+    assert res.returncode == 0, "client as nobody failed: %s" % res.stderr
+    return [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
+
+
 # --------------------------------------------------------------------------- CLI
 
 def run_cli(args, socket_path=None, timeout=120, input=None, env=None, cwd=None):

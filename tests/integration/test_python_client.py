@@ -71,7 +71,7 @@ def test_put_get_round_trip_without_copy(daemon, dtype):
             a = sample(dtype, shape, seed=i)
             ds = c.put("a%d" % i, a, inline=False)
             h.check_info(ds.info, daemon, "a%d" % i, dtype, shape)
-            assert (ds.dtype, ds.shape, ds.nbytes) == (np.dtype(dtype), shape, a.nbytes)
+            assert (ds.dtype, ds.shape, ds.nbytes, ds.owner_uid) == (np.dtype(dtype), shape, a.nbytes, os.geteuid())
             assert temp_objects(os.getpid()) == [], "the put's temporary object was not unlinked"
             view = c.get("a%d" % i)
             assert view.dtype == np.dtype(dtype) and view.shape == shape

@@ -1,9 +1,11 @@
 """Security and hostile input against the real daemon: who may connect (SO_PEERCRED, checked by
 running a client as `nobody`), which paths a client may name, every limit's own error code."""
 
+import collections
 import json
 import os
-import subprocess
+import threading
+import time
 import tempfile
 
 import numpy as np
@@ -37,24 +39,16 @@ sys.stdout.write(data.decode())
 
 def run_as_nobody(socket_path):
     """Runs a one-ping client as uid/gid nobody (we are root); returns its stdout lines as JSON."""
-    res = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3",
-                          "-c", NOBODY_CLIENT, socket_path], capture_output=True, text=True, timeout=60)
+    res = h.run_python_as_nobody(NOBODY_CLIENT, socket_path)
     assert res.returncode == 0, "client as nobody failed: %s" % res.stderr
     return [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
-
-
-def open_to_everyone(daemon):
-    """Lets the kernel's file permissions pass `nobody` through, so the daemon's own peer check is
-    what decides (the default 0660 socket would already stop `nobody` at connect)."""
-    os.chmod(daemon.workdir, 0o755)
-    os.chmod(daemon.socket_path, 0o666)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as another uid")
 def test_peer_not_allowed_is_refused_and_logged(daemon_factory):
     d = daemon_factory.new()
     assert h.file_mode(d.socket_path) == 0o660
-    open_to_everyone(d)
+    h.share_with_everyone(d)  # the default 0660 socket would already stop `nobody` at connect
     replies = run_as_nobody(d.socket_path)
     assert len(replies) == 1, replies
     h.expect_error(replies[0], "peer_not_allowed")
@@ -67,7 +61,7 @@ def test_peer_not_allowed_is_refused_and_logged(daemon_factory):
 @pytest.mark.parametrize("flag", [["--allow-users", "nobody"], ["--allow-groups", "nogroup"], ["--allow-users", "65534"]])
 def test_allowed_peer_is_served(daemon_factory, flag):
     d = daemon_factory.new(extra_args=flag)
-    open_to_everyone(d)
+    h.share_with_everyone(d)  # the default 0660 socket would already stop `nobody` at connect
     replies = run_as_nobody(d.socket_path)
     assert h.expect_ok(replies[0])["pong"] is True
 
@@ -113,6 +107,52 @@ def test_paths_outside_the_allowed_dirs_are_refused(daemon, workdir, outside_dir
     saved = os.path.join(workdir, "saved.npy")
     c.ok("dataset.save", name="A", file=saved)
     np.testing.assert_array_equal(np.load(saved), arr)
+
+
+def test_a_directory_swapped_for_a_symlink_while_loading_never_leads_out(daemon, workdir, outside_dir):
+    """A client flips a directory inside the allowed one with a symlink to a secret directory
+    while loads name a file in it: no load ever returns the secret (the daemon opens beneath
+    the allowed directory with openat2 and the workers reopen its descriptor, never the path;
+    tests/unit/test_access_policies.cpp swaps a checked path deterministically)."""
+    inside, secret = np.arange(16.0), np.full(16, 7.0)
+    os.mkdir(os.path.join(workdir, "d"))
+    np.save(os.path.join(workdir, "d", "x.npy"), inside)
+    np.save(os.path.join(outside_dir, "x.npy"), secret)
+    os.symlink(outside_dir, os.path.join(workdir, "d.link"))
+    stop = threading.Event()
+
+    def flip():
+        d, real, link = (os.path.join(workdir, n) for n in ("d", "d.real", "d.link"))
+        while not stop.is_set():
+            os.rename(d, real)
+            os.rename(link, d)
+            time.sleep(0.0005)
+            os.rename(d, link)
+            os.rename(real, d)
+            time.sleep(0.0005)
+
+    flipper = threading.Thread(target=flip)
+    flipper.start()
+    c = daemon.conn()
+    outcomes = collections.Counter()
+    try:
+        for i in range(300):
+            reply = c.call("dataset.put", name="L%d" % i, file=os.path.join(workdir, "d", "x.npy"))
+            if not reply["ok"]:
+                assert reply["error"]["code"] in ("path_not_allowed", "io_error"), reply
+                outcomes[reply["error"]["code"]] += 1
+                continue
+            got = h.read_dataset(reply["result"])
+            assert not np.array_equal(got, secret), "a load read the secret through the swapped symlink"
+            np.testing.assert_array_equal(got, inside)
+            outcomes["loaded"] += 1
+            c.ok("dataset.delete", name="L%d" % i)
+    finally:
+        stop.set()
+        flipper.join()
+    print("outcomes of 300 loads during the flips:", dict(outcomes))
+    after = c.ok("dataset.put", name="after", file=os.path.join(workdir, "d", "x.npy"))
+    np.testing.assert_array_equal(h.read_dataset(after), inside)
 
 
 def test_no_allowed_dir_means_no_paths(daemon_factory, workdir):

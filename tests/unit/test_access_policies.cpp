@@ -1,7 +1,9 @@
-// Unit tests of the access policies: PathPolicy (allowed directories, symlinks, `..`, new files)
-// and PeerPolicy (own uid and root always, users and groups by name or id, list parsing).
+// Unit tests of the access policies: PathPolicy (allowed directories, symlinks, `..`, new files,
+// opens that refuse what changed after the check) and PeerPolicy (own uid and root always,
+// users and groups by name or id, list parsing).
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,6 +74,35 @@ TEST_CASE("PathPolicy resolves a new file's directory, never its last component"
                                    std::string("/tmp/new.npy"), std::string("new.npy"), (t.root / "in").string()})
         CHECK(code_of([&] { policy.resolve_new(bad); }) == ErrorCode::path_not_allowed);
     CHECK(code_of([&] { policy.resolve_new(t.in("nodir/new.npy")); }) == ErrorCode::io_error);
+}
+
+TEST_CASE("PathPolicy opens a checked path beneath its directory, refusing a symlink swapped in since") {
+    Tree t;
+    shmpool::PathPolicy policy({(t.root / "in").string()});
+    std::ofstream(t.in("sub/x.npy")) << "inside";
+    std::ofstream(t.root / "out" / "x.npy") << "secret";
+    shmpool::UniqueFd fd = policy.open_existing(t.in("sub/x.npy"));
+    char buf[16] = {};
+    CHECK(read(fd.get(), buf, sizeof buf) == 6);
+    CHECK(std::string(buf) == "inside");
+    CHECK(policy.open_existing(t.in("link_in.npy")));  // a symlink that stays inside, resolved first
+
+    // the checks pass, then sub/ becomes a symlink out: the open itself refuses it
+    std::string checked = policy.resolve_existing(t.in("sub/x.npy"));
+    std::string target = policy.resolve_new(t.in("sub/new.npy"));
+    fs::rename(t.root / "in" / "sub", t.root / "sub.moved");
+    fs::create_directory_symlink(t.root / "out", t.root / "in" / "sub");
+    CHECK(code_of([&] { policy.open_resolved(checked, O_RDONLY, t.in("sub/x.npy")); }) == ErrorCode::path_not_allowed);
+    // and a new file's directory likewise
+    CHECK(code_of([&] { policy.open_resolved(target.substr(0, target.rfind('/')), O_PATH | O_DIRECTORY, target); }) ==
+          ErrorCode::path_not_allowed);
+    CHECK(code_of([&] { policy.open_resolved((t.root / "out" / "x.npy").string(), O_RDONLY, "x"); }) ==
+          ErrorCode::path_not_allowed);
+    CHECK(code_of([&] { policy.open_existing(t.in("missing.npy")); }) == ErrorCode::io_error);
+    shmpool::PathPolicy::NewFileDir dir = policy.open_new_parent(t.in("new.npy"));
+    CHECK(dir.dir);
+    CHECK(dir.name == "new.npy");
+    CHECK(dir.resolved == t.in("new.npy"));
 }
 
 TEST_CASE("PathPolicy without directories refuses every path") {

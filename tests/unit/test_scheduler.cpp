@@ -138,7 +138,7 @@ struct Harness {
         meta.shape.dims[0] = n;
         meta.shape.dims[1] = d;
         Segment mapping;
-        DatasetPtr ds = store->create(name, meta, &mapping);
+        DatasetPtr ds = store->create(name, meta, getuid(), &mapping);
         auto* p = static_cast<double*>(mapping.data());
         for (uint64_t i = 0; i < n * d; ++i) p[i] = double(i % 17) * 0.25;
         if (seal) store->seal(*ds);

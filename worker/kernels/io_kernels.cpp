@@ -94,7 +94,9 @@ public:
     }
     std::unique_ptr<KernelRun> start(const RunContext& ctx) const override {
         const ArrayView& src = ctx.inputs.at("src");
-        return std::make_unique<FileRun>(require_string(ctx.params, "path"), O_WRONLY | O_NOFOLLOW, require_u64(ctx.params, "offset"),
+        // As _load_npy: the daemon's /proc/PID/fd link of the file it created, or a resolved path.
+        int flags = O_WRONLY | (optional_bool(ctx.params, "passed_fd", false) ? 0 : O_NOFOLLOW);
+        return std::make_unique<FileRun>(require_string(ctx.params, "path"), flags, require_u64(ctx.params, "offset"),
                                          nullptr, src.as<char>(), row_bytes(src.meta));
     }
 };

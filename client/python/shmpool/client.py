@@ -2,16 +2,17 @@
 # datasets, kernels, workers, ping, delete), with optional cleanup of what it created.
 """The shmpool client (docs/python.md)."""
 
+import os
 import threading
 import warnings
 
 import numpy as np
 
-from .connection import Connection, default_socket_path
+from .connection import PASSED_FD, Connection, default_socket_path
 from .dataset import DTYPES, Dataset
 from .errors import DaemonConnectionError, NotFound, ShmpoolError, error_for, error_from_reply
 from .job import INDEX_REDUCTIONS, Job
-from .shm import TempObject, map_read_only, sweep_stale_objects
+from .shm import TempObject, map_descriptor, sweep_stale_objects
 
 INLINE_MAX_BYTES = 64 << 10  # arrays up to this size go inline as JSON (when exactly representable)
 
@@ -102,11 +103,27 @@ class Client:
 
     def get(self, name):
         """A read-only NumPy array over the dataset's shared-memory segment, with no copy. It
-        stays valid while it (or a view of it) lives, even after the dataset is deleted."""
-        info = self._call("dataset.info", name=name)
-        if not info.get("sealed", True):
-            raise error_for("dataset_busy", "dataset '%s' is still being written by a job" % name)
-        return map_read_only(info["segment"], info["dtype"], info["shape"])
+        stays valid while it (or a view of it) lives, even after the dataset is deleted. The
+        segment comes as a read-only descriptor the daemon passes (dataset.open), so this works
+        for a client that may not open /dev/shm/<segment> itself, and maps the very dataset
+        named, never a segment reused after a delete."""
+        info, fd = self._open(name)
+        try:
+            return map_descriptor(fd, info["dtype"], info["shape"], "the segment of dataset '%s'" % name)
+        finally:
+            os.close(fd)
+
+    def _open(self, name):
+        """dataset.open: (info, read-only descriptor of the segment, which the caller closes)."""
+        reply = self._conn.call("dataset.open", {"name": name}, self.timeout)
+        fd = reply.pop(PASSED_FD, None)
+        if reply.get("ok") is not True:
+            if fd is not None:
+                os.close(fd)
+            raise error_from_reply(reply)
+        if fd is None:
+            raise error_for("internal", "the daemon answered dataset.open of '%s' without a descriptor" % name)
+        return reply.get("result", {}), fd
 
     def info(self, name):
         """The Dataset handle of an existing dataset."""

@@ -1,7 +1,8 @@
-# One NDJSON connection to shmpoold: the default socket path, framing, and replies matched
-# to requests by id (they may come out of order). Thread-safe; knows no verb.
+# One NDJSON connection to shmpoold: the default socket path, framing, replies matched to
+# requests by id (they may come out of order), descriptors passed with replies. Thread-safe.
 """The line protocol of shmpoold over its Unix socket (docs/protocol.md)."""
 
+import collections
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import numpy as np
 from .errors import DaemonConnectionError, error_for
 
 MAX_REPLY_LINE = 64 << 20  # bytes; as the C++ client (client/client.h kMaxReplyLine)
+MAX_FDS_PER_READ = 4  # the daemon passes at most one descriptor per reply line
 _INSTANCE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 
 
@@ -50,6 +52,16 @@ def encode_request(obj):
     return text.encode() + b"\n"
 
 
+# The key under which a reply marked "fd": true holds the received descriptor (an int the
+# receiver owns and must close); the daemon never sends this key.
+PASSED_FD = "passed_fd"
+
+
+def _close_passed_fd(reply):
+    if reply is not None and PASSED_FD in reply:
+        os.close(reply.pop(PASSED_FD))
+
+
 class Connection:
     """A connected socket. send() returns an id; receive(id, deadline) returns that reply,
     keeping replies to other requests in flight for their own receive()."""
@@ -66,6 +78,7 @@ class Connection:
         self._next_id = 1
         self._in_flight = set()
         self._replies = {}  # id -> reply read ahead
+        self._fds = collections.deque()  # descriptors passed by the daemon, not yet given to a reply
         self._state = threading.Condition()  # ids, replies, who reads; notified on each reply
         self._reading = False  # a thread is reading the socket (outside the lock)
         self._send_lock = threading.Lock()
@@ -83,6 +96,12 @@ class Connection:
         except OSError:
             pass
         self._sock.close()
+        with self._state:
+            for reply in self._replies.values():
+                _close_passed_fd(reply)
+            self._replies.clear()
+            while self._fds:
+                os.close(self._fds.popleft())
 
     @property
     def closed(self):
@@ -145,7 +164,7 @@ class Connection:
         """Gives up on request rid: its reply, when it comes, is dropped."""
         with self._state:
             self._in_flight.discard(rid)
-            self._replies.pop(rid, None)
+            _close_passed_fd(self._replies.pop(rid, None))
 
     def call(self, verb, args, timeout=None):
         """send + receive: the whole reply."""
@@ -171,6 +190,8 @@ class Connection:
             rid = min(self._in_flight)
         if rid in self._in_flight:
             self._replies[rid] = reply
+        else:
+            _close_passed_fd(reply)
 
     def _read_reply(self, deadline, rid):
         line = self._read_line(deadline, rid)
@@ -180,6 +201,11 @@ class Connection:
             raise self._fail("reading a reply", None, "the daemon sent a line that is not JSON: %r" % line[:200])
         if not isinstance(reply, dict):
             raise self._fail("reading a reply", None, "the daemon sent a JSON line that is not an object")
+        if reply.get("fd") is True:
+            # it came with the line's first bytes, so it has been received by now
+            if not self._fds:
+                raise self._fail("reading a reply", None, "the daemon announced a descriptor it did not pass")
+            reply[PASSED_FD] = self._fds.popleft()
         return reply
 
     def _read_line(self, deadline, rid):
@@ -196,7 +222,8 @@ class Connection:
                 raise TimeoutError("no reply to request %d within the timeout" % rid)
             self._sock.settimeout(timeout)
             try:
-                chunk = self._sock.recv(1 << 20)
+                chunk, fds, _, _ = socket.recv_fds(self._sock, 1 << 20, MAX_FDS_PER_READ, socket.MSG_CMSG_CLOEXEC)
+                self._fds.extend(fds)
             except socket.timeout:
                 raise TimeoutError("no reply to request %d within the timeout" % rid) from None
             except OSError as e:

@@ -11,7 +11,7 @@ class Dataset:
     """A dataset of the daemon, described by its `info` (docs/protocol.md).
 
     ``name``, ``dtype`` (numpy.dtype), ``shape`` (tuple), ``nbytes``, ``segment`` (the object in
-    /dev/shm), ``sealed``. ``array()`` maps it read-only with no copy. Used in a ``with`` block,
+    /dev/shm), ``sealed``, ``owner_uid`` (the uid whose per-uid limits it counts against). ``array()`` maps it read-only with no copy. Used in a ``with`` block,
     the dataset is deleted when the block ends."""
 
     def __init__(self, client, info):
@@ -23,6 +23,7 @@ class Dataset:
         self.nbytes = info.get("bytes", self.dtype.itemsize * int(np.prod(self.shape, dtype=np.int64)))
         self.segment = info.get("segment")
         self.sealed = info.get("sealed", True)
+        self.owner_uid = info.get("owner_uid")
 
     def array(self):
         """A read-only NumPy view of the dataset's segment (no copy); see Client.get."""

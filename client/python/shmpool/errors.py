@@ -82,6 +82,9 @@ _CODES = {
     "cancelled": ("JobCancelled", JobCancelled),
     "shutting_down": ("ShuttingDown", DaemonError),
     "internal": ("Internal", DaemonError),
+    "uid_dataset_limit": ("UidDatasetLimit", ResourceError),
+    "uid_bytes_limit": ("UidBytesLimit", ResourceError),
+    "too_many_descriptors": ("TooManyDescriptors", RequestError),
 }
 
 ERROR_CLASSES = {}

@@ -54,26 +54,17 @@ class TempObject:
             pass
 
 
-def map_read_only(segment, dtype, shape):
-    """A read-only ndarray over /dev/shm/<segment>, with no copy: its base is the mmap (PROT_READ,
-    MAP_SHARED), which stays mapped as long as the array (or a view of it) lives."""
-    path = os.path.join(SHM_DIR, segment)
+def map_descriptor(fd, dtype, shape, what):
+    """A read-only ndarray over the object open as fd (the caller still closes fd), with no copy:
+    its base is the mmap (PROT_READ, MAP_SHARED), which stays mapped as long as the array (or a
+    view of it) lives. `what` names the object in errors."""
     dtype = np.dtype(dtype)
     nbytes = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise error_for("unknown_dataset", "the segment %s is gone (the dataset was deleted)" % path) from None
-    except OSError as e:
-        raise error_for("io_error", "open() failed while mapping %s: %s" % (path, e.strerror)) from e
-    try:
-        size = os.fstat(fd).st_size
-        if size < nbytes:
-            raise error_for("io_error", "the segment %s holds %d bytes; a %s %s array needs %d"
-                            % (path, size, dtype.name, list(shape), nbytes))
-        m = mmap.mmap(fd, nbytes, mmap.MAP_SHARED, mmap.PROT_READ)
-    finally:
-        os.close(fd)
+    size = os.fstat(fd).st_size
+    if size < nbytes:
+        raise error_for("io_error", "%s holds %d bytes; a %s %s array needs %d"
+                        % (what, size, dtype.name, list(shape), nbytes))
+    m = mmap.mmap(fd, nbytes, mmap.MAP_SHARED, mmap.PROT_READ)
     return np.ndarray(tuple(shape), dtype=dtype, buffer=m)
 
 
