@@ -38,7 +38,7 @@ struct DatasetRef {
 // orders it); read-only for workers. A slot is reused only when no range of it is in flight.
 struct JobDesc {
     std::atomic<uint32_t> cancelled;  // workers skip ranges of a cancelled job
-    uint32_t generation;              // bumped at each reuse of the slot
+    std::atomic<uint32_t> generation;  // bumped when a job is published here and when it leaves
     uint64_t job_id;
     uint64_t rows;  // the index space [0, rows) its ranges cover
     char kernel[kKernelNameBytes];

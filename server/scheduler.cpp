@@ -494,6 +494,10 @@ void Scheduler::finish(Job& job, JobState state, std::optional<JobError> error) 
 
 void Scheduler::release_slot_if_idle(Job& job) {
     if (job.slot < 0 || job.in_flight > 0 || !job.ended_state()) return;
+    // No worker holds a range of it now. A new generation tells the workers to drop what they
+    // keep for the job (its kernel's state, pinned mappings, a client object it copied from)
+    // when they next go idle, instead of when the slot serves another job.
+    control_->jobs[job.slot].generation += 1;
     free_job_slots_.push_back(static_cast<uint32_t>(job.slot));
     job.slot = -1;
 }

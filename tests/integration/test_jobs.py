@@ -1,7 +1,9 @@
 """Jobs: concurrent clients, asynchronous submit/status/wait, cancel, pipelined requests, ids."""
 
+import contextlib
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -288,3 +290,38 @@ def test_worker_recycling(daemon, workdir):
         daemon.workers()
     ws = h.wait_pool_idle(daemon, 2)
     assert not before & {w["pid"] for w in ws}, "no worker was recycled: %s" % ws
+
+
+def test_workers_let_go_of_what_a_client_passed_once_its_copy_has_ended(daemon):
+    """Puts from a client's shm object and from a passed memfd are copy jobs run by the
+    workers. Once a copy has ended and the client has dropped its side (unlinked the object,
+    closed the memfd), no worker may still map or hold it: that would pin its pages with no
+    name left to find them by. Idle workers drop a finished job's state within their 500 ms
+    idle check, without waiting for another job to reuse its slot."""
+    arr = np.arange(1 << 17, dtype=np.float64)  # 1 MiB, ranges on both workers
+    pids = [w["pid"] for w in daemon.workers() if w["pid"]]
+
+    def held_by_workers():
+        held = [line for pid in pids for line in open("/proc/%d/maps" % pid)
+                if "shmpool-client." in line or "shmpool-test-npy" in line]
+        for pid in pids:
+            for fd in os.listdir("/proc/%d/fd" % pid):
+                with contextlib.suppress(FileNotFoundError):
+                    target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+                    if "shmpool-client." in target or "shmpool-test-npy" in target:
+                        held.append("%d: %s" % (pid, target))
+        return held
+
+    with daemon.conn() as c:
+        assert h.put_shm(c, "from_shm", arr)["ok"]  # unlinks the object after the reply
+        fd = h.npy_memfd(arr)
+        try:
+            assert h.put_fd(c, "from_memfd", fd)["ok"]
+        finally:
+            os.close(fd)
+        deadline = time.monotonic() + 3
+        while held_by_workers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not held_by_workers(), held_by_workers()
+        for name in ("from_shm", "from_memfd"):
+            np.testing.assert_array_equal(h.read_dataset(c.ok("dataset.info", name=name)), arr)

@@ -1,6 +1,7 @@
 // The daemon's own copy kernels, so bulk bytes never pass through its event loop: load an
 // .npy file's rows, copy a client's shared-memory object, save a dataset's rows to a file.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,6 +9,7 @@
 
 #include "common/protocol.h"
 #include "common/segment.h"
+#include "common/unique_fd.h"
 #include "worker/kernels/builtin.h"
 
 namespace shmpool {
@@ -101,19 +103,28 @@ public:
     }
 };
 
+// Reads the client's object per range with pread, holding neither a mapping nor a descriptor
+// between ranges: once the copy has ended and the client unlinks the object, nothing of the
+// daemon's pins its pages, however long the worker keeps the job's state.
 class CopyShmRun : public KernelRun {
 public:
     CopyShmRun(const std::string& shm, const ArrayView& out)
-        : src_(Segment::open(shm, false)), out_(out.out<char>()), row_(row_bytes(out.meta)) {
-        if (src_.size() < checked_bytes(out.meta.shape, out.meta.dtype))
-            throw KernelError("shared-memory object '" + shm + "' shrank below the dataset's size");
+        : shm_(shm), out_(out.out<char>()), row_(row_bytes(out.meta)) {
+        UniqueFd fd(Segment::open_read_only(shm_));
+        struct stat st {};
+        if (fstat(fd.get(), &st) != 0) throw KernelError(sys_error_text("fstat", "sizing '" + shm_ + "'", errno));
+        if (static_cast<uint64_t>(st.st_size) < checked_bytes(out.meta.shape, out.meta.dtype))
+            throw KernelError("shared-memory object '" + shm_ + "' shrank below the dataset's size");
     }
     void run(uint64_t begin, uint64_t end) override {
-        std::memcpy(out_ + begin * row_, static_cast<const char*>(src_.data()) + begin * row_, (end - begin) * row_);
+        UniqueFd fd(Segment::open_read_only(shm_));
+        uint64_t at = begin * row_;
+        transfer_all([&](uint64_t d, uint64_t k, off_t off) { return pread(fd.get(), out_ + at + d, k, off); }, "pread",
+                     (end - begin) * row_, at);
     }
 
 private:
-    Segment src_;
+    std::string shm_;
     char* out_;
     uint64_t row_;
 };
