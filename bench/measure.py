@@ -1,7 +1,10 @@
 """How bench/run.py measures: a warm-up, then repeated wall times summarized as median and
-min-max; latency percentiles; the proportional set size (PSS) of a set of processes; and the
-cost of fresh shared-memory pages, the floor under any job that writes a new output.
+min-max; latency percentiles; the machine's own limits (the wake-up floor of two processes
+ping-ponging a byte; how well it runs nproc processes at once, computing in cache or copying
+through memory); the proportional set size (PSS) of a set of processes; and the cost of fresh shared-memory
+pages, the floor under any job that writes a new output.
 """
+import multiprocessing as mp
 import os
 import threading
 import time
@@ -39,6 +42,81 @@ def latencies_us(fn, rounds, warmup_rounds):
         fn()
         t[i] = time.perf_counter() - t0
     return {"p50": float(np.percentile(t, 50) * 1e6), "p99": float(np.percentile(t, 99) * 1e6), "n": rounds}
+
+
+def wakeup_floor_us(rounds, warmup_rounds):
+    """p50/p99 of one byte sent to a forked process over a pipe and sent back on another: two
+    wake-ups of a blocked process, the least any round trip between processes costs here. A
+    tiny job takes four (client → daemon → worker → daemon → client)."""
+    from_parent, to_child = os.pipe()
+    from_child, to_parent = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(to_child)
+        os.close(from_child)
+        while os.read(from_parent, 1) == b"x":
+            os.write(to_parent, b"x")
+        os._exit(0)
+    os.close(from_parent)
+    os.close(to_parent)
+    try:
+        return latencies_us(lambda: (os.write(to_child, b"x"), os.read(from_child, 1)), rounds, warmup_rounds)
+    finally:
+        os.close(to_child)  # the child reads EOF and exits
+        os.waitpid(pid, 0)
+        os.close(from_child)
+
+
+def _in_cache_compute(size, rounds):
+    a = np.random.default_rng(0).random(size // 8)
+    b = np.empty_like(a)
+    for _ in range(rounds):
+        np.sqrt(a, out=b)
+        np.multiply(b, a, out=b)
+        np.add(b, 1.0, out=b)
+
+
+def _memory_copy(size, rounds):
+    src, dst = np.ones(size // 8), np.empty(size // 8)
+    for _ in range(rounds):
+        np.copyto(dst, src)
+
+
+# A probe: a function of (bytes, rounds), the bytes of its data and the rounds it runs.
+CEILING_PROBES = {"compute": (_in_cache_compute, 16 << 10), "memory": (_memory_copy, 128 << 20)}
+
+
+def _probe_child(probe, size, rounds, start, times):
+    fn = CEILING_PROBES[probe][0]
+    fn(size, 1)  # touch the data before the clock starts
+    start.wait()
+    t0 = time.perf_counter()
+    fn(size, rounds)
+    times.put(time.perf_counter() - t0)
+
+
+def _probe_seconds(probe, nproc, size, rounds):
+    """The slowest of `nproc` forked processes running the probe at the same moment."""
+    ctx = mp.get_context("fork")
+    start, times = ctx.Barrier(nproc), ctx.Queue()
+    procs = [ctx.Process(target=_probe_child, args=(probe, size, rounds, start, times)) for _ in range(nproc)]
+    for p in procs:
+        p.start()
+    slowest = max(times.get() for _ in procs)
+    for p in procs:
+        p.join()
+    return slowest
+
+
+def parallel_ceiling(probe, nproc, repeat, rounds):
+    """How well the machine runs `nproc` processes at once: the time of one process alone over
+    the time of the slowest of nproc running the same work together (1.0: perfect; a job's
+    parallel efficiency cannot beat this for work of the probe's kind). Probes: "compute"
+    (vector math on 16 KiB, in L1) and "memory" (copying 128 MiB, beyond any cache)."""
+    size = CEILING_PROBES[probe][1]
+    ratios = [_probe_seconds(probe, 1, size, rounds) / _probe_seconds(probe, nproc, size, rounds)
+              for _ in range(repeat)]
+    return summary(ratios)
 
 
 def pss_bytes(pid):

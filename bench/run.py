@@ -23,15 +23,17 @@ import pool_probes as pp  # noqa: E402
 import report  # noqa: E402
 import shmpool_side as sp  # noqa: E402
 import workloads as wl  # noqa: E402
-from measure import fresh_pages, summary, timed  # noqa: E402
+from measure import fresh_pages, parallel_ceiling, summary, timed, wakeup_floor_us  # noqa: E402
 
 KB, MB, GB = 1 << 10, 1 << 20, 1 << 30
 FULL = {"rounds": 5000, "ranges": 500000, "chunks": [1, 10, 100, 1000, 10000], "pool_items": 2000000,
         "dask_rounds": 300, "dask_tasks": 2000, "input_sizes": [KB, 100 * MB, GB], "input_ranges": 200000,
-        "pool_tasks": 2000, "pickle_bytes": GB, "pss_bytes": GB, "workloads": wl.FULL}
+        "pool_tasks": 2000, "pickle_bytes": GB, "pss_bytes": GB, "workloads": wl.FULL,
+        "ceiling_rounds": {"compute": 20000, "memory": 10}}
 TINY = {"rounds": 200, "ranges": 2000, "chunks": [1, 100, 10000], "pool_items": 20000,
         "dask_rounds": 20, "dask_tasks": 100, "input_sizes": [KB, MB, 8 * MB], "input_ranges": 2000,
-        "pool_tasks": 100, "pickle_bytes": 64 * MB, "pss_bytes": 8 * MB, "workloads": wl.TINY}
+        "pool_tasks": 100, "pickle_bytes": 64 * MB, "pss_bytes": 8 * MB, "workloads": wl.TINY,
+        "ceiling_rounds": {"compute": 200, "memory": 1}}
 
 
 def log(msg):
@@ -50,8 +52,11 @@ def bench_dispatch(cfg, workdir, nproc, repeat):
     with sp.daemon(workdir, nproc) as d:
         log("dispatch: shmpool")
         out["tiny_round_trip"] = sp.tiny_round_trip(d, cfg["rounds"], cfg["rounds"] // 10)
+        out["ping_round_trip"] = sp.ping_round_trip(d, cfg["rounds"], cfg["rounds"] // 10)
         for chunk in cfg["chunks"]:
             out["chunks"][chunk] = {"shmpool": sp.per_range_us(d, "noop", chunk * cfg["ranges"], chunk, repeat)}
+    log("dispatch: the machine's wake-up floor")
+    out["wakeup_floor"] = wakeup_floor_us(cfg["rounds"], cfg["rounds"] // 10)
     log("dispatch: Pool")
     out["pool_round_trip"] = pp.pool_round_trip(nproc, cfg["rounds"], cfg["rounds"] // 10)
     for chunk in cfg["chunks"]:
@@ -111,6 +116,16 @@ def run_baselines(items, repeat):
     return out
 
 
+def bench_ceilings(cfg, nproc, repeat):
+    """The machine's own parallel efficiency with nproc processes, beside which the workloads'
+    efficiency is read (bench/analysis.md)."""
+    out = {}
+    for probe, rounds in cfg["ceiling_rounds"].items():
+        log(f"machine ceiling: {probe}")
+        out[probe] = parallel_ceiling(probe, nproc, repeat, rounds)
+    return out
+
+
 def bench_workloads(cfg, workdir, nproc, repeat):
     items = wl.scaling_workloads(cfg["workloads"], nproc) + wl.seed_workloads(cfg["workloads"], nproc)
     shm = {f"shmpool {w}w": run_shmpool_workloads(workdir, w, items, repeat) for w in sorted({1, nproc})}
@@ -163,6 +178,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="shmpool-bench.") as workdir:
         results["dispatch"] = bench_dispatch(cfg, workdir, nproc, a.repeat)
         results["input_size"] = bench_input_size(cfg, workdir, nproc, a.repeat)
+        results["ceilings"] = bench_ceilings(cfg, nproc, a.repeat)
         results["workloads"] = bench_workloads(cfg, workdir, nproc, a.repeat)
         results["memory"] = bench_memory(cfg, workdir, nproc, a.repeat)
     results["machine"]["load_after"] = os.getloadavg()

@@ -55,6 +55,12 @@ def submit(conn, kernel, inputs=None, params=None, chunk=None, output=None):
 
 # ---- dispatch
 
+def ping_round_trip(d, rounds, warmup):
+    """`ping` through the socket: the daemon's loop alone, no worker."""
+    conn = Conn(d.socket_path)
+    return latencies_us(lambda: conn.call("ping"), rounds, warmup)
+
+
 def tiny_round_trip(d, rounds, warmup):
     conn = Conn(d.socket_path)
     return latencies_us(lambda: submit(conn, "noop"), rounds, warmup)
