@@ -891,11 +891,14 @@ def wait_pool_idle(daemon, n, timeout=30.0):
     """Polls `workers` until there are n workers, all idle with live pids; returns them."""
     last = []
 
+    def live(pid):  # read once: the process may exit between two reads
+        stat = proc_stat(pid)
+        return stat is not None and stat[0] != "Z"
+
     def idle():
         nonlocal last
         last = daemon.workers()
-        return len(last) == n and all(w["state"] == "idle" and proc_stat(w["pid"]) and proc_stat(w["pid"])[0] != "Z"
-                                      for w in last)
+        return len(last) == n and all(w["state"] == "idle" and live(w["pid"]) for w in last)
 
     assert wait_until(idle, timeout, 0.05), "pool not back to %d idle workers within %.0f s: %s" % (n, timeout, last)
     return last
