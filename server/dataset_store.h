@@ -68,6 +68,7 @@ public:
     std::vector<DatasetPtr> list() const;
     void clear() { datasets_.clear(); }
     uint64_t total_bytes() const;
+    size_t count() const { return datasets_.size(); }
     void set_quota(uint64_t bytes) { quota_ = bytes; }  // 0: none
     void set_max_datasets(uint64_t n) { max_datasets_ = n; }  // 0: none
     void set_segment_mode(unsigned mode) { segment_mode_ = mode; }

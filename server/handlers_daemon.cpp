@@ -31,7 +31,7 @@ nlohmann::json job_counts(const Scheduler& scheduler) {
 
 nlohmann::json dataset_totals(const DatasetStore& store) {
     const SpareSegments* spares = store.spares();
-    return {{"count", store.list().size()},
+    return {{"count", store.count()},
             {"bytes", store.total_bytes()},
             {"spares", spares ? spares->count() : 0},
             {"spare_bytes", spares ? spares->held_bytes() : 0},

@@ -63,18 +63,20 @@ std::optional<SpareSegments::Spare> SpareSegments::take(uint64_t bytes, const st
 
 void SpareSegments::shrink_to(uint64_t bytes) {
     uint64_t held = held_bytes();
-    while (held > bytes && !spares_.empty()) {
-        held -= spares_.front().capacity;
-        Spare oldest = spares_.front();
-        spares_.erase(spares_.begin());
-        release(oldest, "to make room");
-    }
+    while (held > bytes && !spares_.empty()) held -= release_oldest("to make room");
 }
 
 void SpareSegments::close() {
     closed_ = true;
     shrink_to(0);
     expiry_.cancel();
+}
+
+uint64_t SpareSegments::release_oldest(const char* why) {
+    Spare oldest = spares_.front();
+    spares_.erase(spares_.begin());
+    release(oldest, why);
+    return oldest.capacity;
 }
 
 void SpareSegments::release(const Spare& spare, const char* why) {
@@ -98,11 +100,7 @@ void SpareSegments::arm_expiry() {
 
 void SpareSegments::expire() {
     auto now = std::chrono::steady_clock::now();
-    while (!spares_.empty() && now - spares_.front().kept_at >= limits_.max_idle) {
-        Spare oldest = spares_.front();
-        spares_.erase(spares_.begin());
-        release(oldest, "unused too long");
-    }
+    while (!spares_.empty() && now - spares_.front().kept_at >= limits_.max_idle) release_oldest("unused too long");
     arm_expiry();
 }
 

@@ -52,6 +52,7 @@ public:
 private:
     std::string spare_name(uint64_t backing) const;
     void release(const Spare& spare, const char* why);  // unlinks it; workers drop their mappings
+    uint64_t release_oldest(const char* why);           // of a non-empty list; returns its capacity
     void arm_expiry();
     void expire();
 

@@ -69,13 +69,14 @@ public:
     }
 
 private:
+    // Drops finished jobs' state first: the loop comes back here after every wake that brought
+    // no work (the 500 ms idle check included), so an ended job is let go within that period.
     void wait_for_work() {
         forget_finished_jobs();
         slot_.sleeping.store(1, std::memory_order_seq_cst);
         uint32_t seen = slot_.doorbell.load(std::memory_order_seq_cst);
         if (slot_.todo.empty()) futex_wait(slot_.doorbell, seen, kIdleCheckMs);
         slot_.sleeping.store(0, std::memory_order_relaxed);
-        forget_finished_jobs();  // a job that ended while this worker slept
         if (getppid() != ctx_.daemon_pid) _exit(0);  // the daemon is gone
     }
 

@@ -1,7 +1,6 @@
 // The daemon's own copy kernels, so bulk bytes never pass through its event loop: load an
 // .npy file's rows, copy a client's shared-memory object, save a dataset's rows to a file.
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -110,10 +109,7 @@ class CopyShmRun : public KernelRun {
 public:
     CopyShmRun(const std::string& shm, const ArrayView& out)
         : shm_(shm), out_(out.out<char>()), row_(row_bytes(out.meta)) {
-        UniqueFd fd(Segment::open_read_only(shm_));
-        struct stat st {};
-        if (fstat(fd.get(), &st) != 0) throw KernelError(sys_error_text("fstat", "sizing '" + shm_ + "'", errno));
-        if (static_cast<uint64_t>(st.st_size) < checked_bytes(out.meta.shape, out.meta.dtype))
+        if (Segment::size_of(shm_) < checked_bytes(out.meta.shape, out.meta.dtype))
             throw KernelError("shared-memory object '" + shm_ + "' shrank below the dataset's size");
     }
     void run(uint64_t begin, uint64_t end) override {
