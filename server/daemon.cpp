@@ -12,7 +12,7 @@
 
 #include "common/log.h"
 #include "common/names.h"
-#include "server/router.h"
+#include "server/api/router.h"
 #include "worker/plugin_loader.h"
 
 namespace shmpool {

@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/control.h"
-#include "server/scheduler.h"
+#include "server/jobs/scheduler.h"
 
 namespace shmpool {
 

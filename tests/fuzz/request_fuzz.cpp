@@ -10,7 +10,7 @@
 #include "common/error.h"
 #include "common/names.h"
 #include "common/protocol.h"
-#include "server/inline_data.h"
+#include "server/datasets/inline_data.h"
 #include "worker/kernel.h"
 
 namespace {

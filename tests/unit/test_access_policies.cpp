@@ -14,8 +14,8 @@
 #include <string>
 
 #include "common/error.h"
-#include "server/path_policy.h"
-#include "server/peer_access.h"
+#include "server/datasets/path_policy.h"
+#include "server/api/peer_access.h"
 
 namespace {
 

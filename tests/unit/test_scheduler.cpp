@@ -21,10 +21,10 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/segment.h"
-#include "server/dataset_store.h"
-#include "server/job.h"
-#include "server/metrics.h"
-#include "server/scheduler.h"
+#include "server/datasets/dataset_store.h"
+#include "server/jobs/job.h"
+#include "server/jobs/metrics.h"
+#include "server/jobs/scheduler.h"
 
 using namespace shmpool;
 using ctl::RangeMsg;

@@ -15,7 +15,7 @@
 
 #include "common/fd_passing.h"
 #include "common/unique_fd.h"
-#include "server/session.h"
+#include "server/api/session.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "server/uid_quota.h"
+#include "server/datasets/uid_quota.h"
 
 namespace {
 

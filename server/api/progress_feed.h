@@ -10,8 +10,8 @@
 #include <boost/asio.hpp>
 #include <nlohmann/json.hpp>
 
-#include "server/scheduler.h"
-#include "server/session.h"
+#include "server/jobs/scheduler.h"
+#include "server/api/session.h"
 
 namespace shmpool {
 

@@ -1,6 +1,6 @@
 // Segments of deleted datasets kept with their pages, and renamed to the next job output that
 // fits them: a fresh tmpfs page costs more to allocate and zero than a kernel spends writing it.
-#include "server/spare_segments.h"
+#include "server/datasets/spare_segments.h"
 
 #include <algorithm>
 

@@ -1,6 +1,6 @@
 // Per-uid limits on datasets (--max-datasets-per-uid, --max-shm-bytes-per-uid): counted from
 // creation until the dataset object is destroyed (its segment unlinked), per owner uid.
-#include "server/uid_quota.h"
+#include "server/datasets/uid_quota.h"
 
 #include <algorithm>
 #include <string>

@@ -1,6 +1,6 @@
 // Small arrays written inline in JSON (nested lists, C order): their shape, and the copy
 // between JSON numbers and a dataset's bytes for each dtype, range-checked.
-#include "server/inline_data.h"
+#include "server/datasets/inline_data.h"
 
 #include <cmath>
 #include <cstring>

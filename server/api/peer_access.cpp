@@ -1,6 +1,6 @@
 // Who may connect: the allow_users / allow_groups policy checked against a connection's
 // SO_PEERCRED. Group membership counts the peer's primary gid and the user's supplementary groups.
-#include "server/peer_access.h"
+#include "server/api/peer_access.h"
 
 #include <grp.h>
 #include <pwd.h>

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "common/control.h"
-#include "server/dataset_store.h"
-#include "server/job.h"
-#include "server/metrics.h"
+#include "server/datasets/dataset_store.h"
+#include "server/jobs/job.h"
+#include "server/jobs/metrics.h"
 
 namespace shmpool {
 

@@ -1,7 +1,7 @@
 // What a client may read or write through the daemon by path: only files inside the
 // configured --allow-dir directories, after resolving every symlink (none may lead out), and
 // opened beneath them with openat2 so nothing swapped in after the check can lead out either.
-#include "server/path_policy.h"
+#include "server/datasets/path_policy.h"
 
 #include <fcntl.h>
 #include <linux/openat2.h>

@@ -1,6 +1,6 @@
 // Progress events for a request waiting on a job: polls the scheduler's own counts on the
 // daemon's loop (never the workers), rate-limited, coalesced by the session for slow readers.
-#include "server/progress_feed.h"
+#include "server/api/progress_feed.h"
 
 namespace shmpool {
 

@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include "server/daemon.h"
-#include "server/router.h"
+#include "server/api/router.h"
 
 namespace shmpool {
 

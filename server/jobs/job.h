@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
-#include "server/dataset_store.h"
+#include "server/datasets/dataset_store.h"
 #include "worker/kernel.h"
 
 namespace shmpool {

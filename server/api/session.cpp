@@ -1,6 +1,6 @@
 // One client connection: reads request lines (bounded) and the descriptors passed with them
 // (SCM_RIGHTS, so it owns its read path: recvmsg, never a plain read that would drop them).
-#include "server/session.h"
+#include "server/api/session.h"
 
 #include "common/fd_passing.h"
 #include "common/protocol.h"

@@ -1,6 +1,6 @@
 // Dispatches a request line to its verb's handler through a table (no switch). Every error a
 // handler throws becomes that request's error reply; the connection and daemon carry on.
-#include "server/router.h"
+#include "server/api/router.h"
 
 #include <unordered_map>
 

@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "common/protocol.h"
-#include "server/session.h"
+#include "server/api/session.h"
 
 namespace shmpool {
 

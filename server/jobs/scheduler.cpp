@@ -1,6 +1,6 @@
 // Turns jobs into ranges and ranges into completions: plans and validates submitted jobs,
 // hands ranges to the workers' rings, accounts each range once, requeues a dead worker's.
-#include "server/scheduler.h"
+#include "server/jobs/scheduler.h"
 
 #include <algorithm>
 #include <cstring>

@@ -10,7 +10,7 @@
 #include <utility>  // before Asio under -std=c++20 with g++ 12
 #include <boost/asio.hpp>
 
-#include "server/scheduler.h"
+#include "server/jobs/scheduler.h"
 #include "server/worker_pool.h"
 
 namespace shmpool {

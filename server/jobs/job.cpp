@@ -1,6 +1,6 @@
 // A job as the daemon tracks it, and its description in the protocol (docs/protocol.md).
 // One function writes every job reply, so status, wait and submit always agree.
-#include "server/job.h"
+#include "server/jobs/job.h"
 
 #include <cmath>
 

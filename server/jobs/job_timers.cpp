@@ -1,6 +1,6 @@
 // Per-job deadlines on the daemon's loop: a job's timeout_s, and the grace a worker gets to
 // leave a range of a job that has ended before it is killed and replaced.
-#include "server/job_timers.h"
+#include "server/jobs/job_timers.h"
 
 #include <sstream>
 

@@ -11,8 +11,8 @@
 #include "common/npy.h"
 #include "common/segment.h"
 #include "server/daemon.h"
-#include "server/inline_data.h"
-#include "server/router.h"
+#include "server/datasets/inline_data.h"
+#include "server/api/router.h"
 
 namespace shmpool {
 namespace {

@@ -1,6 +1,6 @@
 // The scheduler's counters for the `stats` verb and the job latency histogram's bucketing.
 // Buckets are kept per bucket and made cumulative only when described.
-#include "server/metrics.h"
+#include "server/jobs/metrics.h"
 
 #include <algorithm>
 

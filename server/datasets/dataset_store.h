@@ -12,8 +12,8 @@
 
 #include "common/control.h"
 #include "common/segment.h"
-#include "server/spare_segments.h"
-#include "server/uid_quota.h"
+#include "server/datasets/spare_segments.h"
+#include "server/datasets/uid_quota.h"
 #include "worker/kernel.h"
 
 namespace shmpool {

@@ -1,6 +1,6 @@
 // The daemon's named datasets: each one a segment created, sealed and finally unlinked here.
 // Segment names are numbered by the daemon; a client's dataset name never reaches /dev/shm.
-#include "server/dataset_store.h"
+#include "server/datasets/dataset_store.h"
 
 #include <cstdio>
 

@@ -3,8 +3,8 @@
 #include <cmath>
 
 #include "server/daemon.h"
-#include "server/progress_feed.h"
-#include "server/router.h"
+#include "server/api/progress_feed.h"
+#include "server/api/router.h"
 
 namespace shmpool {
 namespace {
