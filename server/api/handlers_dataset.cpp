@@ -31,6 +31,10 @@ nlohmann::json meta_params(const ArrayMeta& m) {
     return {{"dtype", dtype_name(m.dtype)}, {"shape", shape}};
 }
 
+// A put's reply names the new dataset's segment (the client may map it): from now on the
+// segment is exposed and never becomes a spare.
+nlohmann::json reveal_dataset(const Call& c, const std::string& name) { return c.daemon->store().find(name)->reveal(); }
+
 // Runs an internal copy job and answers `c` with `on_done()` or the job's error as io_error.
 void run_copy_job(const Call& c, JobSpec spec, std::function<nlohmann::json(const Job&)> on_done,
                   std::function<void()> on_fail = [] {}) {
@@ -98,7 +102,7 @@ void put_from_open_file(const Call& c, const std::string& name, const std::share
     int fd = file->get();
     JobSpec spec = load_npy_spec(name, read_npy_header_fd(fd, label), proc_fd_path(fd));
     spec.params["passed_fd"] = true;
-    run_copy_job(c, spec, [file](const Job& j) { return j.output_info; }, [file] {});
+    run_copy_job(c, spec, [c, name, file](const Job&) { return reveal_dataset(c, name); }, [file] {});
 }
 
 void put_from_file(const Call& c, const std::string& name, const std::string& asked) {
@@ -125,7 +129,7 @@ void put_from_shm(const Call& c, const std::string& name, const std::string& shm
                                              std::to_string(need));
     JobSpec spec{"_copy_shm", {}, meta_params(meta), copy_chunk(meta), name};
     spec.params["shm"] = shm;
-    run_copy_job(c, spec, [](const Job& j) { return j.output_info; });
+    run_copy_job(c, spec, [c, name](const Job&) { return reveal_dataset(c, name); });
 }
 
 void put_inline(const Call& c, const std::string& name, const nlohmann::json& data) {
@@ -141,7 +145,7 @@ void put_inline(const Call& c, const std::string& name, const nlohmann::json& da
         throw;
     }
     c.daemon->store().seal(*ds);
-    c.ok(ds->info());
+    c.ok(ds->reveal());
 }
 
 // get, open and save read a dataset whole: not while a job still writes it.
@@ -174,11 +178,11 @@ void handle_dataset_put(const Call& c) {
     put_inline(c, name, c.args()["data"]);
 }
 
-void handle_dataset_info(const Call& c) { c.ok(c.daemon->store().find(require_string(c.args(), "name"))->info()); }
+void handle_dataset_info(const Call& c) { c.ok(c.daemon->store().find(require_string(c.args(), "name"))->reveal()); }
 
 void handle_dataset_list(const Call& c) {
     nlohmann::json list = nlohmann::json::array();
-    for (const auto& ds : c.daemon->store().list()) list.push_back(ds->info());
+    for (const auto& ds : c.daemon->store().list()) list.push_back(ds->reveal());
     c.ok({{"datasets", list}});
 }
 
@@ -194,7 +198,7 @@ void handle_dataset_get(const Call& c) {
         throw Error(ErrorCode::too_large, "dataset '" + ds->name + "' is " + std::to_string(ds->bytes) +
                                               " bytes; get returns at most 1 MiB inline (map its segment instead)");
     Segment mapping = Segment::open(ds->segment, false, ds->bytes);
-    nlohmann::json info = ds->info();
+    nlohmann::json info = ds->describe();  // a copy of the data: the segment stays unseen
     info["data"] = read_inline(mapping.data(), ds->meta.dtype, ds->meta.shape);
     c.ok(info);
 }
@@ -207,10 +211,9 @@ void handle_dataset_open(const Call& c) {
                     "this connection already has " + std::to_string(Session::kMaxUnsentFds) +
                         " descriptors waiting to be sent with their replies; read the replies first");
     DatasetPtr ds = find_sealed(c);
-    // That uid could read a later dataset through the descriptor if the segment became a spare.
-    uid_t peer = c.session->peer_uid();
-    if (peer != 0 && peer != geteuid()) ds->handed_out = true;
-    c.ok_with_fd(ds->info(), UniqueFd(Segment::open_read_only(ds->segment)));
+    // The client maps the segment through the descriptor: reveal() keeps it from becoming a spare.
+    UniqueFd fd(Segment::open_read_only(ds->segment));
+    c.ok_with_fd(ds->reveal(), std::move(fd));
 }
 
 // A file being saved: a temporary name beside the target, in the target's directory (held

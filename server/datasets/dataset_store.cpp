@@ -12,7 +12,7 @@ namespace shmpool {
 
 Dataset::~Dataset() {
     if (segment.empty()) return;
-    if (sealed && !handed_out && spares && spares->keep(segment, backing, capacity)) return;
+    if (sealed && !exposed && spares && spares->keep(segment, backing, capacity)) return;
     if (!Segment::remove(segment)) log_warn("dataset '" + name + "': segment " + segment + " was already gone");
     if (control) ctl::log_removed_segment(control, backing);
 }
@@ -28,12 +28,18 @@ ctl::DatasetRef Dataset::ref() const {
     return r;
 }
 
-nlohmann::json Dataset::info() const {
+nlohmann::json Dataset::describe() const {
     nlohmann::json shape = nlohmann::json::array();
     for (int i = 0; i < meta.shape.ndim; ++i) shape.push_back(meta.shape.dims[i]);
-    return {{"name", name},   {"dtype", dtype_name(meta.dtype)}, {"shape", shape},
-            {"bytes", bytes}, {"segment", segment},              {"sealed", sealed},
-            {"owner_uid", owner_uid}};
+    return {{"name", name},     {"dtype", dtype_name(meta.dtype)}, {"shape", shape},
+            {"bytes", bytes},   {"sealed", sealed},               {"owner_uid", owner_uid}};
+}
+
+nlohmann::json Dataset::reveal() {
+    exposed = true;
+    nlohmann::json j = describe();
+    j["segment"] = segment;
+    return j;
 }
 
 DatasetPtr DatasetStore::create(const std::string& name, const ArrayMeta& meta, uid_t owner_uid, Segment* mapping) {

@@ -30,7 +30,9 @@ struct Dataset {
     uint64_t producer_job = 0;  // the job writing it while unsealed (0: none)
     uid_t owner_uid = 0;        // the client that put it, or submitted the job writing it
     std::shared_ptr<void> uid_charge;  // counts it against owner_uid's quota until destroyed
-    bool handed_out = false;  // a descriptor of it went to another uid: its segment is never reused
+    // A client was told the segment's name or given a descriptor of it (reveal()): it may map
+    // the segment for as long as it likes, so the segment is never made a spare.
+    bool exposed = false;
     ctl::Header* control = nullptr;
     // Where a sealed dataset's segment goes when it is deleted (none: it is removed).
     std::shared_ptr<SpareSegments> spares;
@@ -38,13 +40,17 @@ struct Dataset {
     Dataset() = default;
     Dataset(const Dataset&) = delete;
     Dataset& operator=(const Dataset&) = delete;
-    // Hands a sealed dataset's segment to the spares, or removes it and tells the workers
-    // to drop their mappings. An unsealed one (a failed or cancelled job's output, which a
-    // worker may still be writing) is always removed.
+    // Hands a sealed dataset's segment that no client saw to the spares, or removes it and
+    // tells the workers to drop their mappings. An unsealed one (a failed or cancelled job's
+    // output, which a worker may still be writing) or an exposed one is always removed.
     ~Dataset();
 
     ctl::DatasetRef ref() const;
-    nlohmann::json info() const;
+    // name, dtype, shape, bytes, sealed, owner_uid: what a reply may say without the segment.
+    nlohmann::json describe() const;
+    // describe() with "segment": the one door by which a segment's name leaves the daemon
+    // (every reply that names it, or passes a descriptor of it, goes through here); marks it exposed.
+    nlohmann::json reveal();
 };
 
 using DatasetPtr = std::shared_ptr<Dataset>;

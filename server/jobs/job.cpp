@@ -51,7 +51,7 @@ nlohmann::json Job::describe() const {
         {"duplicate_completions", duplicates},
         {"queued_s", seconds_between(submitted, started_or_end)},
         {"run_s", never_started ? 0.0 : seconds_between(started, ended_or_now)},
-        {"output", output ? output->info() : output_info},
+        {"output", output ? output->describe() : output_info},
         {"error", nullptr},
     };
     if (reduce != ReduceOp::none) {

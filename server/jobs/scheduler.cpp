@@ -474,7 +474,7 @@ void Scheduler::finish(Job& job, JobState state, std::optional<JobError> error) 
     if (job.output) {
         if (state == JobState::done) {
             store_.seal(*job.output);
-            job.output_info = job.output->info();
+            job.output_info = job.output->describe();
         } else {
             store_.erase(job.output->name, /*force=*/true);
         }
