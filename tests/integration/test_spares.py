@@ -1,5 +1,5 @@
-"""Spare segments: a deleted dataset's segment is kept with its pages and renamed to the next job
-output of its size. Every kernel with an output must overwrite all of a reused segment's old
+"""Spare segments: a deleted dataset's segment that no client saw is kept with its pages and
+renamed to the next job output of its size. Every kernel with an output must overwrite all of a reused segment's old
 bytes (references from NumPy/SciPy); spares give way to quotas, expire, and are never kept for a
 cancelled job's output or when segments are readable by others."""
 
@@ -19,22 +19,30 @@ def inode_of(info):
     return os.stat("/dev/shm/" + info["segment"]).st_ino
 
 
+def unseen_output(c, name, nbytes):
+    """A job output of `nbytes` bytes of 0xFF (NaN as float64, -1 as integers) whose segment no
+    client saw (a job reply does not name it), so that deleting it keeps it as a spare. Its
+    input, put (and so exposed), is deleted: its segment is removed, never kept."""
+    h.expect_ok(h.put_shm(c, name + ".src", np.ones(nbytes, np.uint8)), "put " + name + ".src")
+    h.run_job(c, "map", {"x": name + ".src"}, {"op": "negative"}, output=name)
+    c.ok("dataset.delete", name=name + ".src")
+
+
 def make_spares(c, daemon, *sizes):
-    """Sealed datasets of these sizes in bytes, of 0xFF (NaN as float64, -1 as integers), all
-    made before any is deleted (a put could reuse the spare of the one before), then deleted:
-    their segments become spares. Returns their inodes, in order."""
-    infos = [h.expect_ok(h.put_shm(c, "junk%d" % i, np.full(n, 0xFF, np.uint8)), "put junk") for i, n in enumerate(sizes)]
-    for info in infos:
-        c.ok("dataset.delete", name=info["name"])
-    inodes = [inode_of_spare(daemon, info) for info in infos]
+    """Unseen job outputs of these sizes in bytes, all made before any is deleted (a job could
+    reuse the spare of the one before), then deleted: their segments become spares. Returns
+    their inodes, in order."""
+    for i, n in enumerate(sizes):
+        unseen_output(c, "junk%d" % i, n)
+    inodes = []
+    for i in range(len(sizes)):
+        before = set(h.spare_inodes(daemon.instance).values())
+        c.ok("dataset.delete", name="junk%d" % i)
+        new = set(h.spare_inodes(daemon.instance).values()) - before
+        assert len(new) == 1, "deleting junk%d kept no spare: %s" % (i, new)
+        inodes.append(new.pop())
     assert sorted(inodes) == sorted(h.spare_inodes(daemon.instance).values())
     return inodes
-
-
-def inode_of_spare(daemon, info):
-    ino = os.stat("/dev/shm/shmpool.%s.spare%s" % (daemon.instance, info["segment"].rsplit(".ds", 1)[1])).st_ino
-    assert not os.path.exists("/dev/shm/" + info["segment"]), "a deleted dataset's name stayed"
-    return ino
 
 
 def make_spare(c, daemon, nbytes):
@@ -143,9 +151,9 @@ def test_spares_beyond_spare_bytes_release_the_oldest(daemon):
     old = make_spare(c, daemon, 1000000)
     new = make_spare(c, daemon, 600000)
     assert list(h.spare_inodes(daemon.instance).values()) == [new], "the oldest spare was not released"
-    info = h.expect_ok(h.put_shm(c, "c", np.zeros(2000000, np.uint8)))  # over spare-bytes: not kept
+    unseen_output(c, "c", 2000000)  # over spare-bytes: not kept
     c.ok("dataset.delete", name="c")
-    assert not os.path.exists("/dev/shm/" + info["segment"])
+    assert [s for s in daemon.segments() if ".ds" in s] == [], daemon.segments()
     assert list(h.spare_inodes(daemon.instance).values()) == [new]
     assert old not in h.segment_inodes(daemon.instance).values()
 
@@ -153,8 +161,8 @@ def test_spares_beyond_spare_bytes_release_the_oldest(daemon):
 @pytest.mark.parametrize("daemon", [{"extra_args": ["--max-shm-bytes", "1000000"]}], indirect=True)
 def test_spares_give_way_to_the_shm_quota(daemon):
     c = daemon.conn()
-    make_spare(c, daemon, 600000)
-    info = h.expect_ok(h.put_shm(c, "b", np.ones(700000, np.uint8)))  # live 0.7 MB + spare 0.6 MB > quota
+    make_spare(c, daemon, 400000)
+    info = h.expect_ok(h.put_shm(c, "b", np.ones(700000, np.uint8)))  # live 0.7 MB + spare 0.4 MB > quota
     assert h.spare_inodes(daemon.instance) == {}, "a spare kept the instance over max-shm-bytes"
     np.testing.assert_array_equal(h.read_dataset(info), np.ones(700000, np.uint8))
 
@@ -163,9 +171,9 @@ def test_spares_give_way_to_the_shm_quota(daemon):
                                     {"extra_args": ["--segment-mode", "0640"]}], indirect=True)
 def test_no_spares_when_off_or_when_segments_are_readable_by_others(daemon):
     c = daemon.conn()
-    info = h.expect_ok(h.put_shm(c, "a", np.ones(50000)))
+    unseen_output(c, "a", 400000)
     c.ok("dataset.delete", name="a")
-    assert not os.path.exists("/dev/shm/" + info["segment"])
+    assert [s for s in daemon.segments() if ".ds" in s] == [], daemon.segments()
     assert h.spare_inodes(daemon.instance) == {}
 
 
@@ -191,6 +199,8 @@ def test_a_crash_storm_on_reused_segments_keeps_outputs_exact(daemon):
         if pids:
             os.kill(pids[round_ % len(pids)], signal.SIGKILL)
         h.check_job_done(c.ok("job.wait", job=job["job"]))
-        h.assert_close(h.read_dataset(c.ok("dataset.info", name="D")), ref, h.EUCLID_RTOL, "round %d" % round_)
+        got = np.array(c.ok("dataset.get", name="D")["data"])  # a copy: D's segment stays unseen
+        h.assert_close(got, ref, h.EUCLID_RTOL, "round %d" % round_)
         c.ok("dataset.delete", name="D")
         assert len(h.spare_inodes(daemon.instance)) == 1
+    assert c.ok("stats")["datasets"]["spares_reused"] == 7
