@@ -22,6 +22,7 @@ sys.path.insert(0, BENCH)
 import pool_probes as pp  # noqa: E402
 import report  # noqa: E402
 import shmpool_side as sp  # noqa: E402
+import spare_pipeline  # noqa: E402
 import workloads as wl  # noqa: E402
 from measure import fresh_pages, parallel_ceiling, summary, timed, wakeup_floor_us  # noqa: E402
 
@@ -29,11 +30,11 @@ KB, MB, GB = 1 << 10, 1 << 20, 1 << 30
 FULL = {"rounds": 5000, "ranges": 500000, "chunks": [1, 10, 100, 1000, 10000], "pool_items": 2000000,
         "dask_rounds": 300, "dask_tasks": 2000, "input_sizes": [KB, 100 * MB, GB], "input_ranges": 200000,
         "pool_tasks": 2000, "pickle_bytes": GB, "pss_bytes": GB, "workloads": wl.FULL,
-        "ceiling_rounds": {"compute": 20000, "memory": 10}}
+        "ceiling_rounds": {"compute": 20000, "memory": 10}, "pipeline_elems": 4 << 20}
 TINY = {"rounds": 200, "ranges": 2000, "chunks": [1, 100, 10000], "pool_items": 20000,
         "dask_rounds": 20, "dask_tasks": 100, "input_sizes": [KB, MB, 8 * MB], "input_ranges": 2000,
         "pool_tasks": 100, "pickle_bytes": 64 * MB, "pss_bytes": 8 * MB, "workloads": wl.TINY,
-        "ceiling_rounds": {"compute": 200, "memory": 1}}
+        "ceiling_rounds": {"compute": 200, "memory": 1}, "pipeline_elems": 1 << 14}
 
 
 def log(msg):
@@ -129,8 +130,9 @@ def bench_ceilings(cfg, nproc, repeat):
 def bench_workloads(cfg, workdir, nproc, repeat):
     items = wl.scaling_workloads(cfg["workloads"], nproc) + wl.seed_workloads(cfg["workloads"], nproc)
     shm = {f"shmpool {w}w": run_shmpool_workloads(workdir, w, items, repeat) for w in sorted({1, nproc})}
-    # Each output is deleted after its run, so the next run writes into the spare segment it left
-    # (docs/architecture.md); this row prices a one-off job whose output pages are all fresh.
+    # Each output is deleted after its run unseen, so the next run writes into the spare segment
+    # it left (docs/architecture.md); this row prices an output whose pages are all fresh: a
+    # one-off job, or any job after one whose output a client mapped (never reused, issue #16).
     with_output = [w for w in items if w.out_bytes and len(w.baselines) > 1]
     shm[f"shmpool {nproc}w, fresh output pages"] = run_shmpool_workloads(workdir, nproc, with_output, repeat,
                                                                          ["--spare-bytes", "0"])
@@ -147,6 +149,11 @@ def bench_workloads(cfg, workdir, nproc, repeat):
             log(f"fresh pages: {w.title}")
             out[w.title]["fresh_pages"] = {"bytes": w.out_bytes, "times": fresh_pages(w.out_bytes, repeat)}
     return out
+
+
+def bench_spares(cfg, workdir, nproc, repeat):
+    log("spares: a pipeline's intermediates unseen, then mapped by the client")
+    return spare_pipeline.bench(workdir, nproc, cfg["pipeline_elems"], repeat)
 
 
 def bench_memory(cfg, workdir, nproc, repeat):
@@ -180,6 +187,7 @@ def main():
         results["input_size"] = bench_input_size(cfg, workdir, nproc, a.repeat)
         results["ceilings"] = bench_ceilings(cfg, nproc, a.repeat)
         results["workloads"] = bench_workloads(cfg, workdir, nproc, a.repeat)
+        results["spares"] = bench_spares(cfg, workdir, nproc, a.repeat)
         results["memory"] = bench_memory(cfg, workdir, nproc, a.repeat)
     results["machine"]["load_after"] = os.getloadavg()
     results["machine"]["run_s"] = time.perf_counter() - t0
@@ -189,6 +197,7 @@ def main():
     report.write(results, a.out, img)
     log(f"wrote {a.out} and plots in {img} ({results['machine']['run_s']:.0f} s)")
     bad = [f"{t}: {k}" for t, r in results["workloads"].items() for k, ok in r["checksums_agree"].items() if not ok]
+    bad += [f"pipeline, {k}" for k, v in results["spares"]["cases"].items() if not v["exact"]]
     if bad:
         sys.exit("bench: results disagree with the reference: " + "; ".join(bad))
 
