@@ -106,7 +106,8 @@ class Client:
         stays valid while it (or a view of it) lives, even after the dataset is deleted. The
         segment comes as a read-only descriptor the daemon passes (dataset.open), so this works
         for a client that may not open /dev/shm/<segment> itself, and maps the very dataset
-        named, never a segment reused after a delete."""
+        named. Its values never change: a segment the daemon passed is never reused, whoever
+        deletes the dataset later (docs/python.md)."""
         info, fd = self._open(name)
         try:
             return map_descriptor(fd, info["dtype"], info["shape"], "the segment of dataset '%s'" % name)

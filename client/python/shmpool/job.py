@@ -95,7 +95,9 @@ class Job:
         return self._client._job_result(self, final)
 
     def exception(self, timeout=None):
-        """None if the job ended done, else its ShmpoolError; raises JobCancelled if cancelled."""
+        """None if the job ended done, else its ShmpoolError; raises JobCancelled if cancelled.
+        Maps nothing: an output only fed to later jobs stays unseen, and its segment is reused
+        for a later output once deleted (docs/python.md)."""
         final = self._wait(timeout)
         if final["state"] == "done":
             return None
