@@ -7,8 +7,8 @@
 namespace shmpool {
 namespace {
 
-constexpr uint64_t kReadRunBytes = 16 << 10;  // bytes one pread of a tile reads, at least where the file allows
-constexpr uint64_t kTileBytes = 1 << 20;      // bytes a tile holds, at most (when a read run fits)
+constexpr uint64_t kReadRunBytes = 16 << 10;  // bytes one pread of a tile reads, where the file allows
+constexpr uint64_t kTileBytes = 512 << 10;    // a tile's bytes, at most (when a read run fits): it stays in L2
 
 uint64_t blocks(uint64_t n, uint64_t per) { return n / per + (n % per != 0); }
 
@@ -29,6 +29,8 @@ FortranTiles::FortranTiles(const Shape& shape, size_t elem_bytes) {
         mid_first_ = shape.dims[1];
         mid_inner_ = shape.dims[2];
     }
+    // Long reads first (each pread costs a page-cache lookup), then as many of them as the
+    // budget leaves; the transpose's streaming stores make short runs in the dataset's rows cheap.
     uint64_t run = std::max<uint64_t>(1, kReadRunBytes / elem_bytes);
     uint64_t budget = std::max<uint64_t>(run, kTileBytes / elem_bytes);
     if (d0_ >= run) {
@@ -44,7 +46,7 @@ FortranTiles::FortranTiles(const Shape& shape, size_t elem_bytes) {
 }
 
 FortranTiles::Tile FortranTiles::tile(uint64_t index) const {
-    uint64_t a = index % n_a_, m = index / n_a_ % n_m_, k = index / n_a_ / n_m_;
+    uint64_t k = index % n_k_, m = index / n_k_ % n_m_, a = index / n_k_ / n_m_;
     Tile t{a * a_, 0, m * m_, 0, k * k_, 0};
     t.a_n = std::min(a_, d0_ - t.a_lo);
     t.m_n = std::min(m_, mid_ - t.m_lo);

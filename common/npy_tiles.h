@@ -30,7 +30,10 @@ public:
 
     uint64_t count() const { return n_a_ * n_m_ * n_k_; }
     uint64_t max_tile_elems() const { return a_ * m_ * k_; }
-    // Tiles are numbered in the file's order: ik blocks, then middle blocks, then i0 blocks.
+    uint64_t max_run_elems() const { return a_ * m_; }  // contiguous in the file, one per ik of a tile
+    uint64_t max_runs() const { return k_; }
+    // Tiles are numbered in the dataset's order: i0 blocks, then middle blocks, then ik blocks,
+    // so a range of tiles writes one region of the dataset (its page-table entries stay cached).
     Tile tile(uint64_t index) const;
     uint64_t file_elem(uint64_t i0, uint64_t mf, uint64_t ik) const { return (ik * mid_ + mf) * d0_ + i0; }
     uint64_t out_elem(uint64_t i0, uint64_t mf, uint64_t ik) const {

@@ -109,5 +109,5 @@ TEST_CASE("_load_npy plans tiles for a Fortran-order file, rows otherwise", "[np
     json params = {{"path", "/nonexistent"}, {"offset", uint64_t{128}}, {"dtype", "float64"}, {"shape", std::vector<uint64_t>{4099, 67}}};
     CHECK(find_kernel("_load_npy")->plan(PlanInput{params, {}}).rows == 4099);
     params["fortran"] = true;
-    CHECK(find_kernel("_load_npy")->plan(PlanInput{params, {}}).rows == 3 * 2);  // 2048-row blocks x 64-col blocks
+    CHECK(find_kernel("_load_npy")->plan(PlanInput{params, {}}).rows == 3 * 3);  // 2048-row blocks x 32-col blocks
 }

@@ -108,9 +108,11 @@ public:
     FortranLoadRun(const std::string& path, int flags, uint64_t offset, const ArrayView& out, bool swap)
         : fd_(open_job_file(path, flags)), offset_(offset), out_(out.out<char>()),
           elem_(dtype_size(out.meta.dtype)), swap_(swap), tiles_(out.meta.shape, elem_),
-          buf_(static_cast<char*>(::operator new(tiles_.max_tile_elems() * elem_, std::align_val_t{64}))) {}
+          stride_(buffer_stride(tiles_.max_run_elems() * elem_)),
+          buf_(static_cast<char*>(::operator new(tiles_.max_runs() * stride_, std::align_val_t{64}))) {}
     void run(uint64_t begin, uint64_t end) override {
         for (uint64_t t = begin; t < end; ++t) load_tile(tiles_.tile(t));
+        streaming_fence();  // the tiles are in the dataset before the worker reports the range done
     }
 
 private:
@@ -118,14 +120,19 @@ private:
         void operator()(char* p) const { ::operator delete(p, std::align_val_t{64}); }
     };
 
+    // Bytes between the buffer's runs: a whole number of pages and one cache line, so the
+    // transpose's column walk down the runs spreads over the cache's sets instead of one.
+    static uint64_t buffer_stride(uint64_t run_bytes) { return (run_bytes + 4095) / 4096 * 4096 + 64; }
+
     void load_tile(const FortranTiles::Tile& t) {
         uint64_t run = t.m_n * t.a_n;  // contiguous in the file for each ik
         for (uint64_t k = 0; k < t.k_n; ++k)
-            pread_all(fd_.get(), buf_.get() + k * run * elem_, run * elem_,
+            pread_all(fd_.get(), buf_.get() + k * stride_, run * elem_,
                       offset_ + tiles_.file_elem(t.a_lo, t.m_lo, t.k_lo + k) * elem_);
         for (uint64_t j = 0; j < t.m_n; ++j)
-            transpose_elems(buf_.get() + j * t.a_n * elem_, run, out_ + tiles_.out_elem(t.a_lo, t.m_lo + j, t.k_lo) * elem_,
-                            tiles_.out_row_stride(), t.k_n, t.a_n, elem_, swap_);
+            transpose_elems(buf_.get() + j * t.a_n * elem_, stride_ / elem_,
+                            out_ + tiles_.out_elem(t.a_lo, t.m_lo + j, t.k_lo) * elem_, tiles_.out_row_stride(), t.k_n,
+                            t.a_n, elem_, swap_);
     }
 
     UniqueFd fd_;
@@ -134,6 +141,7 @@ private:
     size_t elem_;
     bool swap_;
     FortranTiles tiles_;
+    uint64_t stride_;  // bytes from one run of the buffer to the next
     std::unique_ptr<char, AlignedFree> buf_;
 };
 

@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+"""put of an .npy file in Fortran order and/or big-endian beside the same array in C order
+(issue #19): the wall time of `dataset.put` by path, through a real shmpoold with all workers,
+runs of each layout interleaved so the machine's noise falls on all alike; medians and the
+ratio to C order. bench/run.py runs it as one section; alone:
+
+Usage: bench/npy_load.py --build DIR [--bytes N] [--repeat N]
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, BENCH)
+import shmpool_side as sp  # noqa: E402
+from dispatch import Conn  # noqa: E402
+from measure import summary  # noqa: E402
+
+LAYOUTS = {"C order": ("C", "<"), "Fortran order": ("F", "<"), "big-endian, C order": ("C", ">"),
+           "Fortran order, big-endian": ("F", ">")}
+
+
+def shapes(nbytes):
+    """A tall array (a DataFrame's values: many rows, 128 columns) and a wide one, of nbytes float64."""
+    n = nbytes // 8
+    return [(n // 128, 128), (n // 8192, 8192)] if n >= 8192 * 8 else [(n // 16, 16)]
+
+
+def write_layouts(workdir, shape):
+    """{layout: path} of one float64 array saved in every layout."""
+    a = np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape)
+    paths = {}
+    for name, (order, byteorder) in LAYOUTS.items():
+        arr = a.astype(">f8") if byteorder == ">" else a
+        path = os.path.join(workdir, "npy-load-%s%s.npy" % (order, "be" if byteorder == ">" else "le"))
+        np.save(path, np.asfortranarray(arr) if order == "F" else arr)
+        paths[name] = path
+        del arr
+    return paths
+
+
+def timed_put(conn, path, shape):
+    t0 = time.perf_counter()
+    info = conn.call("dataset.put", name="loaded", file=path)
+    t = time.perf_counter() - t0
+    if info["shape"] != list(shape):
+        raise RuntimeError("put of %s gave shape %s" % (path, info["shape"]))
+    conn.call("dataset.delete", name="loaded")
+    return t
+
+
+def bench_npy_load(nbytes, workdir, nproc, repeat):
+    """{"bytes", "shapes": {shape: {layout: summary, ...}}}, one warm-up put of each layout."""
+    out = {"bytes": nbytes, "workers": nproc, "shapes": {}}
+    with sp.daemon(workdir, nproc) as d:
+        conn = Conn(d.socket_path)
+        for shape in shapes(nbytes):
+            paths = write_layouts(workdir, shape)
+            times = {name: [] for name in paths}
+            for r in range(repeat + 1):
+                for name, path in paths.items():
+                    t = timed_put(conn, path, shape)
+                    if r:
+                        times[name].append(t)
+            out["shapes"]["x".join(map(str, shape))] = {name: summary(ts) for name, ts in times.items()}
+            for path in paths.values():
+                os.unlink(path)
+        conn.sock.close()
+    return out
+
+
+def table_rows(result):
+    """(shape, layout, median (min–max), ratio to C order) rows."""
+    rows = []
+    for shape, layouts in result["shapes"].items():
+        base = layouts["C order"]["median"]
+        for name, s in layouts.items():
+            rows.append((shape, name, "%.3f s (%.3f–%.3f)" % (s["median"], s["min"], s["max"]),
+                         "%.2f×" % (s["median"] / base)))
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", required=True, help="build directory with shmpoold")
+    ap.add_argument("--bytes", type=int, default=1 << 30)
+    ap.add_argument("--repeat", type=int, default=5)
+    a = ap.parse_args()
+    sp.h.SHMPOOLD = os.path.join(os.path.abspath(a.build), "shmpoold")
+    with tempfile.TemporaryDirectory(prefix="shmpool-bench.") as workdir:
+        result = bench_npy_load(a.bytes, workdir, os.cpu_count(), a.repeat)
+    print("| shape (float64) | layout | put median (min–max) | / C order |\n|---|---|---|---|")
+    for row in table_rows(result):
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
