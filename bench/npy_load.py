@@ -16,6 +16,7 @@ import numpy as np
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
+import report  # noqa: E402
 import shmpool_side as sp  # noqa: E402
 from dispatch import Conn  # noqa: E402
 from measure import summary  # noqa: E402
@@ -73,17 +74,6 @@ def bench_npy_load(nbytes, workdir, nproc, repeat):
     return out
 
 
-def table_rows(result):
-    """(shape, layout, median (min–max), ratio to C order) rows."""
-    rows = []
-    for shape, layouts in result["shapes"].items():
-        base = layouts["C order"]["median"]
-        for name, s in layouts.items():
-            rows.append((shape, name, "%.3f s (%.3f–%.3f)" % (s["median"], s["min"], s["max"]),
-                         "%.2f×" % (s["median"] / base)))
-    return rows
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", required=True, help="build directory with shmpoold")
@@ -93,9 +83,7 @@ def main():
     sp.h.SHMPOOLD = os.path.join(os.path.abspath(a.build), "shmpoold")
     with tempfile.TemporaryDirectory(prefix="shmpool-bench.") as workdir:
         result = bench_npy_load(a.bytes, workdir, os.cpu_count(), a.repeat)
-    print("| shape (float64) | layout | put median (min–max) | / C order |\n|---|---|---|---|")
-    for row in table_rows(result):
-        print("| " + " | ".join(row) + " |")
+    print(report.section_npy_load({"npy_load": result}), end="")
 
 
 if __name__ == "__main__":

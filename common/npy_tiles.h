@@ -40,6 +40,9 @@ public:
         return (i0 * mid_ + c_middle(mf)) * dk_ + ik;
     }
     uint64_t out_row_stride() const { return mid_ * dk_; }  // dataset elements between i0 and i0 + 1
+    // Whether the tile's runs follow one another in the file (whole file rows and middles):
+    // one pread reads the tile.
+    bool contiguous(const Tile& t) const { return t.a_n == d0_ && t.m_n == mid_; }
 
 private:
     uint64_t c_middle(uint64_t mf) const { return mid_inner_ == 0 ? mf : (mf % mid_first_) * mid_inner_ + mf / mid_first_; }

@@ -1,5 +1,6 @@
 // Unit tests of the _load_npy kernel on Fortran-order and big-endian files: every tiling path
-// (blocks of i0, of whole file rows, ragged edges, 4-D middles) against a plain serial loop.
+// (blocks of i0, of whole file rows, whole tiles in one read, ragged edges, 4-D middles)
+// against a plain serial loop.
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -94,6 +95,7 @@ TEST_CASE("_load_npy transposes Fortran-order files and swaps big-endian ones", 
         {DType::uint8, {20000, 3}},           // blocks of i0 for one-byte elements
         {DType::uint8, {5, 7, 3}},
         {DType::float32, {33, 2, 4099}},
+        {DType::float64, {2, 70001}},         // whole tiles read at once, several of them
     };
     for (const Case& c : cases) {
         for (auto [fortran, big] : {std::pair{true, false}, {true, true}, {false, true}}) {

@@ -120,17 +120,26 @@ private:
         void operator()(char* p) const { ::operator delete(p, std::align_val_t{64}); }
     };
 
-    // Bytes between the buffer's runs: a whole number of pages and one cache line, so the
-    // transpose's column walk down the runs spreads over the cache's sets instead of one.
-    static uint64_t buffer_stride(uint64_t run_bytes) { return (run_bytes + 4095) / 4096 * 4096 + 64; }
+    // Bytes between the buffer's runs: whole cache lines, and one more when that would be a
+    // whole number of pages, so the transpose's walk down the runs spreads over the cache's sets.
+    static uint64_t buffer_stride(uint64_t run_bytes) {
+        uint64_t stride = (run_bytes + 63) / 64 * 64;
+        return stride % 4096 == 0 ? stride + 64 : stride;
+    }
 
     void load_tile(const FortranTiles::Tile& t) {
         uint64_t run = t.m_n * t.a_n;  // contiguous in the file for each ik
-        for (uint64_t k = 0; k < t.k_n; ++k)
-            pread_all(fd_.get(), buf_.get() + k * stride_, run * elem_,
-                      offset_ + tiles_.file_elem(t.a_lo, t.m_lo, t.k_lo + k) * elem_);
+        uint64_t stride = stride_;
+        if (tiles_.contiguous(t)) {  // one read; short file rows would otherwise cost a pread each
+            stride = run * elem_;
+            pread_all(fd_.get(), buf_.get(), t.k_n * stride, offset_ + tiles_.file_elem(t.a_lo, t.m_lo, t.k_lo) * elem_);
+        } else {
+            for (uint64_t k = 0; k < t.k_n; ++k)
+                pread_all(fd_.get(), buf_.get() + k * stride, run * elem_,
+                          offset_ + tiles_.file_elem(t.a_lo, t.m_lo, t.k_lo + k) * elem_);
+        }
         for (uint64_t j = 0; j < t.m_n; ++j)
-            transpose_elems(buf_.get() + j * t.a_n * elem_, stride_ / elem_,
+            transpose_elems(buf_.get() + j * t.a_n * elem_, stride / elem_,
                             out_ + tiles_.out_elem(t.a_lo, t.m_lo + j, t.k_lo) * elem_, tiles_.out_row_stride(), t.k_n,
                             t.a_n, elem_, swap_);
     }
