@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """put of an .npy file in Fortran order and/or big-endian beside the same array in C order
 (issue #19): the wall time of `dataset.put` by path, through a real shmpoold with all workers,
+and the CPU time its workers spent (less sensitive to a busy machine than the wall time),
 runs of each layout interleaved so the machine's noise falls on all alike; medians and the
 ratio to C order. bench/run.py runs it as one section; alone:
 
@@ -44,30 +45,46 @@ def write_layouts(workdir, shape):
     return paths
 
 
+def cpu_seconds(pids):
+    """User + system CPU seconds of the processes so far (/proc/PID/stat utime and stime)."""
+    total = 0
+    for pid in pids:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def timed_put(conn, path, shape):
-    t0 = time.perf_counter()
+    """(wall seconds, workers' CPU seconds) of one put of `path`."""
+    pids = [w["pid"] for w in conn.call("workers")["workers"]]
+    c0, t0 = cpu_seconds(pids), time.perf_counter()
     info = conn.call("dataset.put", name="loaded", file=path)
-    t = time.perf_counter() - t0
+    t, c = time.perf_counter() - t0, cpu_seconds(pids) - c0
     if info["shape"] != list(shape):
         raise RuntimeError("put of %s gave shape %s" % (path, info["shape"]))
     conn.call("dataset.delete", name="loaded")
-    return t
+    return t, c
 
 
 def bench_npy_load(nbytes, workdir, nproc, repeat):
-    """{"bytes", "shapes": {shape: {layout: summary, ...}}}, one warm-up put of each layout."""
-    out = {"bytes": nbytes, "workers": nproc, "shapes": {}}
+    """{"bytes", "workers", "shapes": {shape: {layout: wall summary}}, "cpu": {shape: {layout: workers' CPU
+    summary}}}, after one warm-up put of each layout."""
+    out = {"bytes": nbytes, "workers": nproc, "shapes": {}, "cpu": {}}
     with sp.daemon(workdir, nproc) as d:
         conn = Conn(d.socket_path)
         for shape in shapes(nbytes):
             paths = write_layouts(workdir, shape)
-            times = {name: [] for name in paths}
+            times, cpus = {name: [] for name in paths}, {name: [] for name in paths}
             for r in range(repeat + 1):
                 for name, path in paths.items():
-                    t = timed_put(conn, path, shape)
+                    t, c = timed_put(conn, path, shape)
                     if r:
                         times[name].append(t)
-            out["shapes"]["x".join(map(str, shape))] = {name: summary(ts) for name, ts in times.items()}
+                        cpus[name].append(c)
+            key = "x".join(map(str, shape))
+            out["shapes"][key] = {name: summary(ts) for name, ts in times.items()}
+            out["cpu"][key] = {name: summary(cs) for name, cs in cpus.items()}
             for path in paths.values():
                 os.unlink(path)
         conn.sock.close()

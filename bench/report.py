@@ -197,18 +197,26 @@ def section_memory(r, img):
     return out + "\n![memory](img/memory.png)\n\n"
 
 
+def over(s, base):
+    """s's median / base's, or a dash when base is 0 (CPU times tick in 10 ms)."""
+    return f"{s['median'] / base['median']:.2f}×" if base["median"] > 0 else "—"
+
+
 def section_npy_load(r):
     if "npy_load" not in r:  # runs before issue #19 lack it
         return ""
     n = r["npy_load"]
     out = (f"## 6. Loading .npy files by layout (issue #19)\n\n`dataset.put` by path of one float64 array of "
            f"{size_name(n['bytes'])} saved in each layout, with {n['workers']} workers; the layouts' runs "
-           f"interleaved. Standalone: `bench/npy_load.py --build build`.\n\n")
+           f"interleaved; beside the wall time, the CPU time the workers spent (less sensitive to a busy "
+           f"machine). Standalone: `bench/npy_load.py --build build`.\n\n")
     rows = []
     for shape, layouts in n["shapes"].items():
-        base = layouts["C order"]["median"]
-        rows += [(shape, name, span(s), f"{s['median'] / base:.2f}×") for name, s in layouts.items()]
-    return out + table(["shape", "layout", "put median (min–max)", "/ C order"], rows) + "\n"
+        cpu = n["cpu"][shape]
+        rows += [(shape, name, span(s), over(s, layouts["C order"]), span(cpu[name]), over(cpu[name], cpu["C order"]))
+                 for name, s in layouts.items()]
+    return out + table(["shape", "layout", "put median (min–max)", "/ C order", "workers' CPU", "/ C order"],
+                       rows) + "\n"
 
 
 def section_scaling(r, img):
