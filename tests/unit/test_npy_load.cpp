@@ -113,3 +113,19 @@ TEST_CASE("_load_npy plans tiles for a Fortran-order file, rows otherwise", "[np
     params["fortran"] = true;
     CHECK(find_kernel("_load_npy")->plan(PlanInput{params, {}}).rows == 3 * 3);  // 2048-row blocks x 32-col blocks
 }
+
+TEST_CASE("_load_npy fails a range cleanly when the file is shorter than its header says", "[npy][kernels]") {
+    // A file truncated while it loads: pread comes up short; the worker reports an error, no SIGBUS.
+    TempFile file;
+    std::ofstream(file.path, std::ios::binary) << std::string(128 + 8 * 1000, 'x');
+    for (bool fortran : {false, true}) {
+        for (bool swap : {false, true}) {
+            CAPTURE(fortran, swap);
+            json params = {{"path", file.path}, {"offset", uint64_t{128}}, {"dtype", "float64"},
+                           {"shape", std::vector<uint64_t>{40, 30}}, {"fortran", fortran}, {"swap", swap}};
+            Job job("_load_npy", {}, params);
+            auto run = job.start();
+            CHECK_THROWS_WITH(run->run(0, job.plan().rows), Catch::Contains("reached the end of the file early"));
+        }
+    }
+}
