@@ -93,6 +93,10 @@ def targets(r):
     q = m["pss"]["shmpool (daemon + workers)"]["median"] / m["dataset_bytes"]
     out.append((f"PSS with a {size_name(m['dataset_bytes'])} input, all workers ≤ 1.03× the input",
                 f"{q:.3f}×", q <= 1.03))
+    for shape, layouts in r.get("npy_load", {}).get("shapes", {}).items():  # issue #19
+        q = layouts["Fortran order"]["median"] / layouts["C order"]["median"]
+        out.append((f"put of a {size_name(r['npy_load']['bytes'])} Fortran-order .npy ({shape}) ≤ 1.5× C order",
+                    f"{q:.2f}×", q <= 1.5))
     return out
 
 
@@ -211,6 +215,28 @@ def section_memory(r, img):
     return out + "\n![memory](img/memory.png)\n\n"
 
 
+def over(s, base):
+    """s's median / base's, or a dash when base is 0 (CPU times tick in 10 ms)."""
+    return f"{s['median'] / base['median']:.2f}×" if base["median"] > 0 else "—"
+
+
+def section_npy_load(r):
+    if "npy_load" not in r:  # runs before issue #19 lack it
+        return ""
+    n = r["npy_load"]
+    out = (f"## 6. Loading .npy files by layout (issue #19)\n\n`dataset.put` by path of one float64 array of "
+           f"{size_name(n['bytes'])} saved in each layout, with {n['workers']} workers; the layouts' runs "
+           f"interleaved; beside the wall time, the CPU time the workers spent (less sensitive to a busy "
+           f"machine). Standalone: `bench/npy_load.py --build build`.\n\n")
+    rows = []
+    for shape, layouts in n["shapes"].items():
+        cpu = n["cpu"][shape]
+        rows += [(shape, name, span(s), over(s, layouts["C order"]), span(cpu[name]), over(cpu[name], cpu["C order"]))
+                 for name, s in layouts.items()]
+    return out + table(["shape", "layout", "put median (min–max)", "/ C order", "workers' CPU", "/ C order"],
+                       rows) + "\n"
+
+
 def section_scaling(r, img):
     nw = all_w(r)
     rbf = sorted(workload(r, "rbf"), key=lambda tw: int(tw[0].split("=")[1]))
@@ -298,7 +324,7 @@ def write(results, out_path, img):
     parts = [section_head(results), section_targets(results), section_dispatch(results, img),
              section_input_size(results, img), section_workloads(results, img), section_spares(results),
              section_memory(results, img),
-             section_scaling(results, img)]
+             section_scaling(results, img), section_npy_load(results)]
     with open(os.path.join(BENCH, "analysis.md")) as f:
         parts.append(f.read())
     with open(out_path, "w") as f:

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Benchmarks side by side (issue #5): dispatch, input-size independence, the seed workloads,
-memory and rbf scaling, each through a real shmpoold on a private instance and through the
+memory and rbf scaling, .npy loads by layout (issue #19), each through a real shmpoold on a private instance and through the
 baselines (NumPy/SciPy in one process, the seeds' multiprocessing code, joblib, sklearn,
 dask.distributed) in the same run. Writes a JSON of every figure, then the report.
 
@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
 import pool_probes as pp  # noqa: E402
+import npy_load  # noqa: E402
 import report  # noqa: E402
 import shmpool_side as sp  # noqa: E402
 import spare_pipeline  # noqa: E402
@@ -30,11 +31,11 @@ KB, MB, GB = 1 << 10, 1 << 20, 1 << 30
 FULL = {"rounds": 5000, "ranges": 500000, "chunks": [1, 10, 100, 1000, 10000], "pool_items": 2000000,
         "dask_rounds": 300, "dask_tasks": 2000, "input_sizes": [KB, 100 * MB, GB], "input_ranges": 200000,
         "pool_tasks": 2000, "pickle_bytes": GB, "pss_bytes": GB, "workloads": wl.FULL,
-        "ceiling_rounds": {"compute": 20000, "memory": 10}, "pipeline_elems": 4 << 20}
+        "ceiling_rounds": {"compute": 20000, "memory": 10}, "pipeline_elems": 4 << 20, "npy_bytes": GB}
 TINY = {"rounds": 200, "ranges": 2000, "chunks": [1, 100, 10000], "pool_items": 20000,
         "dask_rounds": 20, "dask_tasks": 100, "input_sizes": [KB, MB, 8 * MB], "input_ranges": 2000,
         "pool_tasks": 100, "pickle_bytes": 64 * MB, "pss_bytes": 8 * MB, "workloads": wl.TINY,
-        "ceiling_rounds": {"compute": 200, "memory": 1}, "pipeline_elems": 1 << 14}
+        "ceiling_rounds": {"compute": 200, "memory": 1}, "pipeline_elems": 1 << 14, "npy_bytes": 4 * MB}
 
 
 def log(msg):
@@ -189,6 +190,8 @@ def main():
         results["workloads"] = bench_workloads(cfg, workdir, nproc, a.repeat)
         results["spares"] = bench_spares(cfg, workdir, nproc, a.repeat)
         results["memory"] = bench_memory(cfg, workdir, nproc, a.repeat)
+        log(".npy loads by layout")
+        results["npy_load"] = npy_load.bench_npy_load(cfg["npy_bytes"], workdir, nproc, a.repeat)
     results["machine"]["load_after"] = os.getloadavg()
     results["machine"]["run_s"] = time.perf_counter() - t0
     img = a.img or os.path.join(os.path.dirname(os.path.abspath(a.out)), "img")

@@ -68,10 +68,24 @@ Preamble read_preamble(const char* buf, size_t len) {
     return p;
 }
 
+// What a user can do about an unsupported descr: the conversion NumPy offers, by kind.
+std::string descr_remedy(std::string_view descr) {
+    bool has_order = !descr.empty() && std::string_view("<>|=!").find(descr[0]) != std::string_view::npos;
+    std::string_view kind = descr.substr(has_order ? 1 : 0, 1);
+    std::string supported = "datasets hold float64, float32, int64, int32 or uint8";
+    if (kind == "b") return "bool arrays are unsupported, convert with x.astype(np.uint8)";
+    if (kind == "f") return supported + ", convert with x.astype(np.float64) or x.astype(np.float32)";
+    if (kind == "i" || kind == "u")
+        return supported + ", convert with x.astype(np.int64), x.astype(np.int32) or x.astype(np.uint8)";
+    if (kind == "c") return supported + ", store x.real and x.imag as two float arrays";
+    return supported;
+}
+
 // What the dict says; `seen` has one bit per key, to catch duplicates and missing keys.
 struct DictFields {
     DType dtype = DType::float64;
     Shape shape;
+    NpyLayout layout;
     unsigned seen = 0;
 };
 
@@ -183,25 +197,36 @@ void DictParser::parse_descr() {
         f_.dtype = *t;
         return;
     }
-    if (!descr.empty() && descr[0] == '>') fail("big-endian descr " + quoted(descr) + " is unsupported");
+    if (descr.size() > 1 && descr[0] == '>') {
+        std::string little(descr);
+        little[0] = '<';
+        if (auto t = dtype_from_npy_descr(little)) {
+            f_.dtype = *t;
+            f_.layout.big_endian = dtype_size(*t) > 1;  // a single byte has no order
+            return;
+        }
+    }
     if (descr.find('O') != std::string_view::npos)
         fail("object descr " + quoted(descr) + " (pickled Python objects) is unsupported");
-    fail("unsupported descr " + quoted(descr));
+    fail("unsupported descr " + quoted(descr) + ": " + descr_remedy(descr));
 }
 
 void DictParser::parse_fortran() {
     skip_ws();
     std::string_view w = word();
-    if (w == "True") fail("fortran_order True is unsupported: only C-order arrays can be read");
-    if (w != "False") fail("fortran_order is not True or False" + at());
+    if (w != "True" && w != "False") fail("fortran_order is not True or False" + at());
+    f_.layout.fortran_order = w == "True";
 }
 
 void DictParser::parse_shape() {
     expect('(', "at the start of the shape tuple");
-    if (eat(')')) fail("shape () is a 0-d array, which is unsupported");
+    if (eat(')'))
+        fail("shape () is a 0-d array, which is unsupported: a dataset has 1 to 4 dims, save x.reshape(1)");
     Shape& s = f_.shape;
     for (;;) {
-        if (s.ndim == kMaxDims) fail("shape has more than " + std::to_string(kMaxDims) + " dims");
+        if (s.ndim == kMaxDims)
+            fail("shape has more than " + std::to_string(kMaxDims) + " dims: reshape to at most " +
+                 std::to_string(kMaxDims));
         s.dims[s.ndim] = parse_dim(s.ndim);
         ++s.ndim;
         bool comma = eat(',');
@@ -228,7 +253,7 @@ uint64_t DictParser::parse_dim(int index) {
     }
     if (is_word_char(peek()) || peek() == '.')
         fail(entry + " is not an integer" + at());
-    if (v == 0) fail(entry + " is zero: empty arrays are unsupported");
+    if (v == 0) fail(entry + " is zero: empty arrays are unsupported, every dim must be at least 1");
     return v;
 }
 
@@ -294,16 +319,18 @@ NpyHeader parse_npy_header(const char* buf, size_t len) {
     std::string_view dict(buf + p.prefix_bytes, p.dict_bytes);
     if (dict.empty() || dict.back() != '\n') fail("the header does not end with a newline");
     DictFields f = DictParser(dict.substr(0, dict.size() - 1)).parse();
-    NpyHeader h{f.dtype, f.shape, total, data_bytes(f.shape, f.dtype)};
+    NpyHeader h{f.dtype, f.shape, total, data_bytes(f.shape, f.dtype), f.layout};
     if (h.data_bytes > UINT64_MAX - h.data_offset)
         throw Error(ErrorCode::too_large, "npy header: shape " + f.shape.to_string() + " overflows 64 bits");
     return h;
 }
 
-std::string format_npy_header(DType dtype, const Shape& shape) {
+std::string format_npy_header(DType dtype, const Shape& shape, NpyLayout layout) {
     check_writable(shape);
-    std::string dict = "{'descr': '" + std::string(dtype_npy_descr(dtype)) +
-                       "', 'fortran_order': False, 'shape': " + shape_repr(shape) + ", }";
+    std::string descr(dtype_npy_descr(dtype));
+    if (layout.big_endian && dtype_size(dtype) > 1) descr[0] = '>';
+    std::string dict = "{'descr': '" + descr + "', 'fortran_order': " + (layout.fortran_order ? "True" : "False") +
+                       ", 'shape': " + shape_repr(shape) + ", }";
     dict.append(kGrowthDigits - std::to_string(shape.dims[0]).size(), ' ');  // room to grow axis 0
     return wrap_dict(dict);
 }

@@ -14,11 +14,20 @@ namespace shmpool {
 // a longer header is refused before anything reads it.
 constexpr size_t kNpyMaxDictBytes = 10000;
 
+// How the file lays out its elements: NumPy's fortran_order, and the byte order of the descr.
+// A one-byte dtype has no byte order: its big_endian is always false.
+struct NpyLayout {
+    bool fortran_order = false;
+    bool big_endian = false;
+    bool operator==(const NpyLayout&) const = default;
+};
+
 struct NpyHeader {
     DType dtype;
     Shape shape;
     uint64_t data_offset;  // where the array's bytes start in the file
     uint64_t data_bytes;   // how many bytes of data follow the header
+    NpyLayout layout;
 };
 
 // Parses the magic, version (1.0, 2.0, 3.0), header length and the Python-dict header
@@ -33,9 +42,9 @@ NpyHeader parse_npy_header(const char* buf, size_t len);
 // Throws Error(io_error) on a bad magic or version, a short buffer or an oversized header.
 size_t npy_header_bytes_needed(const char* buf, size_t len);
 
-// The full header (magic .. padding .. '\n') NumPy would write for a C-order array:
-// version 1.0 when it fits in 65535 bytes else 2.0, total length a multiple of 64.
-// Throws Error(bad_shape) if `shape` is not 1..4 dims of at least 1.
-std::string format_npy_header(DType dtype, const Shape& shape);
+// The full header (magic .. padding .. '\n') NumPy would write for an array of that layout
+// (C order, little-endian by default): version 1.0 when it fits in 65535 bytes else 2.0,
+// total length a multiple of 64. Throws Error(bad_shape) if `shape` is not 1..4 dims of at least 1.
+std::string format_npy_header(DType dtype, const Shape& shape, NpyLayout layout = {});
 
 }  // namespace shmpool

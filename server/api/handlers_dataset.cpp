@@ -9,6 +9,7 @@
 
 #include "common/names.h"
 #include "common/npy.h"
+#include "common/npy_tiles.h"
 #include "common/segment.h"
 #include "server/daemon.h"
 #include "server/datasets/inline_data.h"
@@ -85,12 +86,22 @@ NpyHeader read_npy_header_fd(int fd, const std::string& label) {
 // while the daemon keeps the descriptor (no path of the client's is walked again).
 std::string proc_fd_path(int fd) { return "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd); }
 
-// The copy job that loads the data of an .npy file (header `h`) that workers open as `path`.
+// The copy job that loads the data of an .npy file (header `h`) that workers open as `path`:
+// rows of a C-order file, tiles of a Fortran-order one (common/npy_tiles.h), about
+// kCopyRangeBytes per range either way; big-endian elements are swapped while copied.
 JobSpec load_npy_spec(const std::string& name, const NpyHeader& h, const std::string& path) {
     ArrayMeta meta{h.dtype, h.shape};
-    JobSpec spec{"_load_npy", {}, meta_params(meta), copy_chunk(meta), name};
+    bool fortran = h.layout.fortran_order && fortran_differs_from_c(h.shape);
+    uint64_t chunk = copy_chunk(meta);
+    if (fortran) {
+        uint64_t tile = FortranTiles(h.shape, dtype_size(h.dtype)).max_tile_elems() * dtype_size(h.dtype);
+        chunk = std::max<uint64_t>(1, kCopyRangeBytes / tile);
+    }
+    JobSpec spec{"_load_npy", {}, meta_params(meta), chunk, name};
     spec.params["path"] = path;
     spec.params["offset"] = h.data_offset;
+    spec.params["fortran"] = fortran;
+    spec.params["swap"] = h.layout.big_endian;
     return spec;
 }
 

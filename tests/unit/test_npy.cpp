@@ -1,5 +1,5 @@
-// Unit tests of the .npy header codec: round trips, files written by NumPy itself, and
-// rejection of truncated, malformed, unsupported and overflowing headers.
+// Unit tests of the .npy header codec: round trips, files written by NumPy itself (Fortran
+// order and big-endian too), and rejection of truncated, malformed, unsupported and overflowing headers.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -127,6 +127,13 @@ struct NumpyFiles {
             " f.write_array(open(d + '/v3.npy', 'wb'), np.ones((3,), dtype='<i4'), version=(3, 0));"
             " np.save(d + '/fortran.npy', np.asfortranarray(np.ones((2, 3))));"
             " np.save(d + '/big.npy', np.ones(3, dtype='>f8'));"
+            " np.save(d + '/fortran_big_i4.npy', np.asfortranarray(np.ones((2, 3, 4), dtype='>i4')));"
+            " np.save(d + '/big_u1.npy', np.ones(3, dtype='>u1'));"
+            " np.save(d + '/bool.npy', np.ones(3, dtype=bool));"
+            " np.save(d + '/f16.npy', np.ones(3, dtype='<f2'));"
+            " np.save(d + '/c16.npy', np.ones(3, dtype='<c16'));"
+            " np.save(d + '/u2.npy', np.ones(3, dtype='>u2'));"
+            " np.save(d + '/record.npy', np.zeros(3, dtype=[('a', '<f8'), ('b', '<i4')]));"
             " np.save(d + '/obj.npy', np.array([1, 'a'], dtype=object));"
             " np.save(d + '/scalar.npy', np.float64(1.5));"
             " np.save(d + '/empty.npy', np.zeros((0, 3)))\" " +
@@ -150,6 +157,7 @@ struct Expected {
     DType dtype;
     Shape shape;
     int version;
+    NpyLayout layout = {};
 };
 
 }  // namespace
@@ -163,6 +171,10 @@ TEST_CASE("parses files written by NumPy", "[npy]") {
         {"i64_1d.npy", DType::int64, shape_of({5}), 1},
         {"v2.npy", DType::float64, shape_of({2, 2}), 2},
         {"v3.npy", DType::int32, shape_of({3}), 3},
+        {"fortran.npy", DType::float64, shape_of({2, 3}), 1, {true, false}},
+        {"big.npy", DType::float64, shape_of({3}), 1, {false, true}},
+        {"fortran_big_i4.npy", DType::int32, shape_of({2, 3, 4}), 1, {true, true}},
+        {"big_u1.npy", DType::uint8, shape_of({3}), 1, {false, false}},  // one byte has no order
     };
     for (const Expected& c : cases) {
         CAPTURE(c.file);
@@ -175,8 +187,9 @@ TEST_CASE("parses files written by NumPy", "[npy]") {
         CHECK(h.data_offset == needed);
         CHECK(h.data_offset % 64 == 0);
         CHECK(h.data_offset + h.data_bytes == bytes.size());
+        CHECK(h.layout == c.layout);
         CHECK(parse_exact(bytes).data_offset == needed);  // the whole file parses the same
-        if (c.version == 1) CHECK(format_npy_header(c.dtype, c.shape) == bytes.substr(0, needed));
+        if (c.version == 1) CHECK(format_npy_header(c.dtype, c.shape, c.layout) == bytes.substr(0, needed));
     }
 }
 
@@ -201,11 +214,16 @@ TEST_CASE("rejects NumPy files of unsupported kinds", "[npy]") {
         const char* message;
     };
     const Case cases[] = {
-        {"fortran.npy", "fortran_order True is unsupported"},
-        {"big.npy", "big-endian descr '>f8'"},
         {"obj.npy", "object descr '|O'"},
-        {"scalar.npy", "0-d array"},
-        {"empty.npy", "shape entry 0 is zero"},
+        {"scalar.npy", "0-d array, which is unsupported: a dataset has 1 to 4 dims, save x.reshape(1)"},
+        {"empty.npy", "shape entry 0 is zero: empty arrays are unsupported, every dim must be at least 1"},
+        {"bool.npy", "unsupported descr '|b1': bool arrays are unsupported, convert with x.astype(np.uint8)"},
+        {"f16.npy", "unsupported descr '<f2': datasets hold float64, float32, int64, int32 or uint8, convert "
+                    "with x.astype(np.float64) or x.astype(np.float32)"},
+        {"c16.npy", "store x.real and x.imag as two float arrays"},
+        {"u2.npy", "unsupported descr '>u2': datasets hold float64, float32, int64, int32 or uint8, convert with "
+                   "x.astype(np.int64)"},
+        {"record.npy", "structured (record) dtypes are unsupported"},
     };
     for (const Case& c : cases) {
         CAPTURE(c.file);
@@ -311,10 +329,13 @@ void check_rejects(const std::vector<RejectCase>& cases) {
 TEST_CASE("rejects unsupported descr and fortran_order values", "[npy]") {
     const std::string tail = ", 'shape': (3,), }";
     check_rejects({
-        {"{'descr': '<f8', 'fortran_order': True" + tail, ErrorCode::io_error, "fortran_order True"},
         {"{'descr': '<f8', 'fortran_order': 0" + tail, ErrorCode::io_error, "not True or False"},
         {"{'descr': '<f8', 'fortran_order': Falsey" + tail, ErrorCode::io_error, "not True or False"},
-        {"{'descr': '>f8', 'fortran_order': False" + tail, ErrorCode::io_error, "big-endian descr '>f8'"},
+        {"{'descr': '>c16', 'fortran_order': False" + tail, ErrorCode::io_error, "unsupported descr '>c16'"},
+        {"{'descr': '>', 'fortran_order': False" + tail, ErrorCode::io_error, "unsupported descr '>'"},
+        {"{'descr': '>f8 ', 'fortran_order': False" + tail, ErrorCode::io_error, "unsupported descr '>f8 '"},
+        {"{'descr': '=f8', 'fortran_order': False" + tail, ErrorCode::io_error, "unsupported descr '=f8'"},
+        {"{'descr': '>O', 'fortran_order': False" + tail, ErrorCode::io_error, "object descr '>O'"},
         {"{'descr': 'O', 'fortran_order': False" + tail, ErrorCode::io_error, "object descr 'O'"},
         {"{'descr': '<c16', 'fortran_order': False" + tail, ErrorCode::io_error, "unsupported descr '<c16'"},
         {"{'descr': '', 'fortran_order': False" + tail, ErrorCode::io_error, "unsupported descr ''"},
@@ -328,7 +349,7 @@ TEST_CASE("rejects unsupported descr and fortran_order values", "[npy]") {
 TEST_CASE("rejects bad shapes", "[npy]") {
     check_rejects({
         {kHead + "'shape': (3, 0), }", ErrorCode::io_error, "shape entry 1 is zero"},
-        {kHead + "'shape': (1, 2, 3, 4, 5), }", ErrorCode::io_error, "more than 4 dims"},
+        {kHead + "'shape': (1, 2, 3, 4, 5), }", ErrorCode::io_error, "more than 4 dims: reshape to at most 4"},
         {kHead + "'shape': (), }", ErrorCode::io_error, "0-d array"},
         {kHead + "'shape': (-3,), }", ErrorCode::io_error, "shape entry 0 is negative"},
         {kHead + "'shape': (3, -1), }", ErrorCode::io_error, "shape entry 1 is negative"},
@@ -396,4 +417,44 @@ TEST_CASE("accepts every spelling NumPy's literal_eval would", "[npy]") {
     std::string old16 = npy_with_dict("{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }" +
                                       std::string(6, ' '));  // 16-byte alignment of NumPy < 1.14
     CHECK(parse_exact(old16).data_offset == old16.size());
+}
+
+TEST_CASE("reads Fortran order and big-endian descrs of every dtype", "[npy]") {
+    struct Case {
+        const char* descr;
+        DType dtype;
+        bool big;
+    };
+    const Case cases[] = {{">f8", DType::float64, true}, {">f4", DType::float32, true}, {">i8", DType::int64, true},
+                          {">i4", DType::int32, true},   {">u1", DType::uint8, false},  {"<f4", DType::float32, false}};
+    for (const Case& c : cases) {
+        for (bool fortran : {false, true}) {
+            std::string dict = std::string("{'descr': '") + c.descr + "', 'fortran_order': " +
+                               (fortran ? "True" : "False") + ", 'shape': (3, 5, 7), }";
+            CAPTURE(dict);
+            NpyHeader h = parse_exact(npy_with_dict(dict));
+            CHECK(h.dtype == c.dtype);
+            CHECK(h.shape == shape_of({3, 5, 7}));
+            CHECK(h.layout == NpyLayout{fortran, c.big});
+            CHECK(h.data_bytes == 105 * dtype_size(c.dtype));
+        }
+    }
+}
+
+TEST_CASE("format then parse round-trips every layout", "[npy]") {
+    for (DType t : kAllDTypes) {
+        for (NpyLayout layout : {NpyLayout{false, false}, NpyLayout{true, false}, NpyLayout{false, true},
+                                 NpyLayout{true, true}}) {
+            CAPTURE(dtype_name(t), layout.fortran_order, layout.big_endian);
+            std::string h = format_npy_header(t, shape_of({4, 3, 2}), layout);
+            CHECK(h.size() % 64 == 0);
+            NpyHeader p = parse_exact(h);
+            CHECK(p.dtype == t);
+            CHECK(p.layout.fortran_order == layout.fortran_order);
+            CHECK(p.layout.big_endian == (layout.big_endian && dtype_size(t) > 1));
+        }
+    }
+    CHECK(format_npy_header(DType::float32, shape_of({2, 2}), {true, true}).find(
+              "{'descr': '>f4', 'fortran_order': True, 'shape': (2, 2), }") != std::string::npos);
+    CHECK(format_npy_header(DType::uint8, shape_of({2}), {false, true}).find("'|u1'") != std::string::npos);
 }
