@@ -13,6 +13,7 @@
 #include "common/control.h"
 #include "server/datasets/dataset_store.h"
 #include "server/jobs/job.h"
+#include "server/jobs/job_index.h"
 #include "server/jobs/metrics.h"
 
 namespace shmpool {
@@ -47,7 +48,7 @@ public:
         max_ranges_per_worker_ = max_ranges, recycle_ = std::move(recycle);
     }
     void cancel_all(ErrorCode code, const std::string& why);
-    bool idle() const;  // no job queued or running
+    bool idle() const { return !index_.any_unended(); }  // every job has ended
     // Calls `fn` when `job` has ended (at once if it has).
     void when_ended(Job& job, std::function<void(const Job&)> fn);
 
@@ -61,10 +62,13 @@ public:
     // queued: ranges handed to it and not accounted yet; ranges_done.
     nlohmann::json worker_activity(uint32_t slot) const;
     uint64_t ranges_since_start(uint32_t slot) const { return slots_[slot].ranges_since_start; }
+    // Counts kept as jobs change state (no scan): jobs_running/queued/waiting, jobs_total,
+    // ranges_done, worker_deaths.
     nlohmann::json stats() const;
     const SchedulerMetrics& metrics() const { return metrics_; }
-    // Jobs that have not ended (waiting, queued, running), oldest first.
-    std::vector<const Job*> unended_jobs() const;
+    uint64_t worker_deaths() const { return worker_deaths_; }
+    // Jobs of the table by state, and those that have not ended, oldest first.
+    const JobIndex& index() const { return index_; }
 
 private:
     struct InFlight {
@@ -106,6 +110,7 @@ private:
     SchedulerLimits limits_;
     std::vector<SlotState> slots_;
     std::map<uint64_t, std::unique_ptr<Job>> jobs_;
+    JobIndex index_;                   // counts by state, jobs not ended, each session's jobs
     std::set<uint64_t> active_;        // running jobs with ranges to hand out, oldest first
     std::deque<uint64_t> awaiting_inputs_;  // state waiting: an input is an unsealed job output
     bool job_ended_since_release_ = false;  // only an ending job can seal or doom an awaited input
