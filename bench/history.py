@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """Does a request's cost grow with the daemon's history (issue #17)? `ping`, `stats` and tiny-job
-round trips (p50/p99) on one shmpoold: fresh, after N ended jobs, after more, and with D datasets.
+round trips (p50/p99) on daemons side by side: a fresh one, ones that ended 10^4 and 10^5 jobs,
+and one that also holds 10^4 datasets; timed in interleaved blocks, so the machine's load
+weighs on every daemon alike.
 
 Usage: bench/history.py --build DIR [--tiny] [--repeat N] [--rounds N] [--workers N]
 """
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -17,16 +20,22 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
 import shmpool_side as sp  # noqa: E402
 from dispatch import Conn  # noqa: E402
-from measure import latencies_us  # noqa: E402
 
-FULL = {"ended": [10_000, 100_000], "datasets": 10_000, "rounds": 2000}
-TINY = {"ended": [100, 1000], "datasets": 100, "rounds": 100}
-BATCH = 50  # requests written before their replies are read (under max-requests-per-connection)
+# (label, ended jobs, datasets) of each daemon
+FULL = {"daemons": [("fresh", 0, 0), ("after 10,000 ended jobs", 10_000, 0),
+                    ("after 100,000 ended jobs", 100_000, 0), ("and 10,000 datasets", 100_000, 10_000)],
+        "rounds": 2000}
+TINY = {"daemons": [("fresh", 0, 0), ("after 100 ended jobs", 100, 0),
+                    ("after 1,000 ended jobs", 1000, 0), ("and 100 datasets", 1000, 100)], "rounds": 100}
+BATCH = 50   # requests written before their replies are read
+BLOCK = 50   # calls timed on one daemon before the next daemon's turn
 DAEMON_ARGS = ["--max-requests-per-connection", "0", "--max-datasets", "0"]
+CALLS = {"ping": {"verb": "ping"}, "stats": {"verb": "stats"},
+         "tiny": {"verb": "job.submit", "kernel": "noop", "wait": True}}
 
 
 def pipelined(conn, requests):
-    """Sends `requests` ({"verb": ..., args}) in batches of BATCH lines, then reads their replies."""
+    """Sends `requests` ({"verb": ..., args}) BATCH lines at a time, reading the replies after each."""
     for first in range(0, len(requests), BATCH):
         batch = requests[first:first + BATCH]
         for req in batch:
@@ -39,57 +48,61 @@ def pipelined(conn, requests):
                 raise RuntimeError(reply["error"])
 
 
-def end_jobs(conn, n):
-    """Submits n `noop` jobs without waiting on them, then waits until every job has ended."""
-    pipelined(conn, [{"verb": "job.submit", "kernel": "noop"}] * n)
-    while True:
-        jobs = conn.call("stats")["jobs"]
-        if jobs["running"] + jobs["queued"] + jobs["waiting"] == 0:
-            return
+def give_history(conn, ended, datasets):
+    """Ends `ended` noop jobs (submitted without waiting), then puts `datasets` one-element datasets."""
+    pipelined(conn, [{"verb": "job.submit", "kernel": "noop"}] * ended)
+    while sum(conn.call("stats")["jobs"][k] for k in ("running", "queued", "waiting")):
         time.sleep(0.05)
+    pipelined(conn, [{"verb": "dataset.put", "name": "h%d" % i, "data": [0.0]} for i in range(datasets)])
 
 
-def put_datasets(conn, n):
-    pipelined(conn, [{"verb": "dataset.put", "name": "h%d" % i, "data": [0.0]} for i in range(n)])
+def time_calls(conn, call, n, out):
+    args = dict(call)
+    verb = args.pop("verb")
+    for _ in range(n):
+        t0 = time.perf_counter()
+        conn.call(verb, **args)
+        out.append(time.perf_counter() - t0)
 
 
-def measure_row(conn, rounds):
-    """p50/p99 (µs) of ping, stats and a tiny job (noop, 1 range, wait) on one connection."""
-    warm = max(10, rounds // 10)
-    return {"ping": latencies_us(lambda: conn.call("ping"), rounds, warm),
-            "stats": latencies_us(lambda: conn.call("stats"), max(10, rounds // 4), warm),
-            "tiny": latencies_us(lambda: conn.call("job.submit", kernel="noop", wait=True), rounds, warm)}
+def interleaved(conns, call, rounds):
+    """Per daemon, `rounds` timed calls, BLOCK at a time, the daemons' turns rotating each block."""
+    samples = [[] for _ in conns]
+    for c in conns:
+        time_calls(c, call, BLOCK, [])  # warm-up
+    for block in range(max(1, rounds // BLOCK)):
+        for k in range(len(conns)):
+            i = (block + k) % len(conns)
+            time_calls(conns[i], call, BLOCK, samples[i])
+    return [{"p50": float(np.percentile(s, 50) * 1e6), "p99": float(np.percentile(s, 99) * 1e6)} for s in samples]
 
 
 def one_run(workdir, workers, cfg):
-    """Rows of one daemon's life, in order: fresh, after each count of ended jobs, with datasets."""
-    rows = []
-    with sp.daemon(workdir, workers, DAEMON_ARGS) as d:
-        conn = Conn(d.socket_path)
-        rows.append(("fresh", measure_row(conn, cfg["rounds"])))
-        ended = 0
-        for target in cfg["ended"]:
-            end_jobs(conn, target - ended)
-            ended = target
-            rows.append(("after %s ended jobs" % f"{target:,}", measure_row(conn, cfg["rounds"])))
-        put_datasets(conn, cfg["datasets"])
-        rows.append(("and %s datasets" % f"{cfg['datasets']:,}", measure_row(conn, cfg["rounds"])))
-        conn.sock.close()
-    return rows
+    """{label: {call: {p50, p99}}} over one set of daemons (ping, then stats, then tiny jobs, which
+    add to each daemon's history last)."""
+    with contextlib.ExitStack() as stack:
+        conns = []
+        for n, (_, ended, datasets) in enumerate(cfg["daemons"]):
+            sub = os.path.join(workdir, "d%d" % n)
+            os.makedirs(sub, exist_ok=True)
+            d = stack.enter_context(sp.daemon(sub, workers, DAEMON_ARGS))
+            conns.append(Conn(d.socket_path))
+            stack.callback(conns[-1].sock.close)
+            give_history(conns[-1], ended, datasets)
+        rounds = {"ping": cfg["rounds"], "stats": max(BLOCK, cfg["rounds"] // 4), "tiny": cfg["rounds"]}
+        per_call = {name: interleaved(conns, call, rounds[name]) for name, call in CALLS.items()}
+    return {label: {name: per_call[name][i] for name in CALLS} for i, (label, _, _) in enumerate(cfg["daemons"])}
 
 
 def history(workdir, workers, cfg, repeat):
-    """{row: {verb: {p50, p99}}}: the median over `repeat` daemons of each row's percentiles."""
+    """{label: {call: {p50, p99}}}: the median over `repeat` runs of each percentile."""
     runs = [one_run(workdir, workers, cfg) for _ in range(repeat)]
-    out = {}
-    for i, (label, _) in enumerate(runs[0]):
-        out[label] = {verb: {p: float(np.median([run[i][1][verb][p] for run in runs])) for p in ("p50", "p99")}
-                      for verb in runs[0][i][1]}
-    return out
+    return {label: {name: {p: float(np.median([run[label][name][p] for run in runs])) for p in ("p50", "p99")}
+                    for name in CALLS} for label in runs[0]}
 
 
 def table(rows):
-    """A markdown table; each p50 also as a ratio to the fresh row's."""
+    """A markdown table; ping's and the tiny job's p50 also as a ratio to the fresh daemon's."""
     fresh = next(iter(rows.values()))
     lines = ["| daemon | ping p50 | p99 | stats p50 | tiny job p50 | p99 | ping / fresh | tiny / fresh |",
              "|---|---|---|---|---|---|---|---|"]
@@ -103,19 +116,18 @@ def table(rows):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", required=True, help="build directory with shmpoold")
-    ap.add_argument("--tiny", action="store_true")
-    ap.add_argument("--repeat", type=int, default=3, help="daemons run; each figure is their median")
-    ap.add_argument("--rounds", type=int, default=None)
+    ap.add_argument("--tiny", action="store_true", help="small histories: a smoke test")
+    ap.add_argument("--repeat", type=int, default=3, help="runs (sets of daemons); each figure is their median")
+    ap.add_argument("--rounds", type=int, default=None, help="timed calls per daemon (stats: a quarter)")
     ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
     sp.h.SHMPOOLD = os.path.join(os.path.abspath(a.build), "shmpoold")
     cfg = dict(TINY if a.tiny else FULL)
-    if a.rounds:
-        cfg["rounds"] = a.rounds
+    cfg["rounds"] = a.rounds or cfg["rounds"]
     with tempfile.TemporaryDirectory(prefix="shmpool-history.") as workdir:
         rows = history(workdir, a.workers, cfg, a.repeat)
-    print("cores %d, workers %d, %d calls per row (stats: a quarter), median of %d daemons"
-          % (os.cpu_count(), a.workers, cfg["rounds"], a.repeat))
+    print("cores %d, workers %d, %d calls per daemon (stats: a quarter) in blocks of %d, median of %d runs"
+          % (os.cpu_count(), a.workers, cfg["rounds"], BLOCK, a.repeat))
     print(table(rows))
 
 

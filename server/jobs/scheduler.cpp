@@ -122,7 +122,10 @@ Job& Scheduler::submit(const JobSpec& spec) {
     jobs_.emplace(ref.id, std::move(job));
     index_.add(ref);
     metrics_.jobs_submitted += 1;
-    (ref.state == JobState::queued ? queued_ : awaiting_inputs_).push_back(ref.id);
+    if (ref.state == JobState::queued)
+        queued_.push_back(ref.id);
+    else
+        wait_for_producers(ref);
     pump();
     return ref;
 }
@@ -193,28 +196,25 @@ std::optional<JobError> Scheduler::failed_input(const Job& job) const {
     return std::nullopt;
 }
 
-// Waiting jobs whose inputs are all sealed become queued; those whose producer failed fail
-// too, which may fail jobs waiting on them in turn (hence the loop until nothing changes).
+void Scheduler::wait_for_producers(const Job& job) {
+    for (const auto& [role, ds] : job.inputs)
+        if (!ds->sealed) waiting_on_.emplace(ds->producer_job, job.id);
+}
+
+// Waiting jobs whose producer ended since the last pump: those whose inputs are now all sealed
+// become queued; those whose producer failed fail too, which queues the jobs waiting on them
+// in turn (a failure runs down a chain); the others still wait for another producer.
 void Scheduler::release_jobs_awaiting_inputs() {
-    if (!job_ended_since_release_) return;
-    job_ended_since_release_ = false;
-    for (bool failed_one = true; failed_one;) {
-        failed_one = false;
-        std::deque<uint64_t> still_waiting;
-        for (uint64_t id : awaiting_inputs_) {
-            Job* job = find_job(id);
-            if (!job || job->ended_state()) continue;  // cancelled or timed out while it waited
-            if (inputs_sealed(*job)) {
-                index_.set_state(*job, JobState::queued);
-                queued_.push_back(id);
-            } else if (auto error = failed_input(*job)) {
-                finish(*job, JobState::failed, std::move(error));
-                failed_one = true;
-            } else {
-                still_waiting.push_back(id);
-            }
+    while (!recheck_.empty()) {
+        Job* job = find_job(recheck_.front());
+        recheck_.pop_front();
+        if (!job || job->state != JobState::waiting) continue;  // cancelled, timed out, or released
+        if (inputs_sealed(*job)) {
+            index_.set_state(*job, JobState::queued);
+            queued_.push_back(job->id);
+        } else if (auto error = failed_input(*job)) {
+            finish(*job, JobState::failed, std::move(error));
         }
-        awaiting_inputs_.swap(still_waiting);
     }
 }
 
@@ -458,7 +458,9 @@ void Scheduler::finish(Job& job, JobState state, std::optional<JobError> error) 
     job.error = std::move(error);
     job.ended = Job::Clock::now();
     count_end(metrics_, job);
-    job_ended_since_release_ = true;
+    auto waiters_on_output = waiting_on_.equal_range(job.id);
+    for (auto it = waiters_on_output.first; it != waiters_on_output.second; ++it) recheck_.push_back(it->second);
+    waiting_on_.erase(waiters_on_output.first, waiters_on_output.second);
     active_.erase(job.id);
     if (job.slot >= 0 && state != JobState::done)
         control_->jobs[job.slot].cancelled.store(1, std::memory_order_release);

@@ -86,6 +86,7 @@ private:
     uint64_t checked_range_count(const Plan& plan, uint64_t chunk) const;
     std::vector<std::pair<std::string, DatasetPtr>> resolve_inputs(const Kernel& k, const JobSpec& spec) const;
     void pump();
+    void wait_for_producers(const Job& job);
     void release_jobs_awaiting_inputs();
     std::optional<JobError> failed_input(const Job& job) const;
     bool inputs_sealed(const Job& job) const;
@@ -112,8 +113,10 @@ private:
     std::map<uint64_t, std::unique_ptr<Job>> jobs_;
     JobIndex index_;                   // counts by state, jobs not ended, each session's jobs
     std::set<uint64_t> active_;        // running jobs with ranges to hand out, oldest first
-    std::deque<uint64_t> awaiting_inputs_;  // state waiting: an input is an unsealed job output
-    bool job_ended_since_release_ = false;  // only an ending job can seal or doom an awaited input
+    // Jobs in state waiting, by the job writing an input they wait for; only that job's end can
+    // seal or doom the input, so only its waiters are looked at again (recheck_) when it ends.
+    std::multimap<uint64_t, uint64_t> waiting_on_;  // producer job -> waiting job
+    std::deque<uint64_t> recheck_;                  // waiting jobs whose producer has ended
     std::deque<uint64_t> queued_;      // queued jobs waiting for a descriptor slot
     std::deque<uint64_t> finished_;    // ended jobs, oldest first, for pruning
     std::vector<uint32_t> free_job_slots_;
