@@ -2,9 +2,11 @@
 """Does a request's cost grow with the daemon's history (issue #17)? `ping`, `stats` and tiny-job
 round trips (p50/p99) on daemons side by side: a fresh one, ones that ended 10^4 and 10^5 jobs,
 and one that also holds 10^4 datasets; timed in interleaved blocks, so the machine's load
-weighs on every daemon alike.
+weighs on every daemon alike. The client, the daemons and their workers are pinned to one CPU:
+in a VM a wake-up across CPUs costs an IPI (~50 µs more per ping here), and where the kernel
+happens to place each daemon would otherwise decide its figure, not its history.
 
-Usage: bench/history.py --build DIR [--tiny] [--repeat N] [--rounds N] [--workers N]
+Usage: bench/history.py --build DIR [--tiny] [--repeat N] [--rounds N] [--workers N] [--cpu N]
 """
 import argparse
 import contextlib
@@ -98,6 +100,16 @@ def one_run(workdir, workers, cfg):
     return {label: {name: per_call[name][i] for name in CALLS} for i, (label, _, _) in enumerate(cfg["daemons"])}
 
 
+def pin_to_one_cpu(cpu=None):
+    """Pins this process, and so the daemons and workers it starts, to `cpu` (default: the last
+    CPU allowed; -1: leaves the affinity alone). Returns the CPU or None."""
+    if cpu == -1:
+        return None
+    cpu = max(os.sched_getaffinity(0)) if cpu is None else cpu
+    os.sched_setaffinity(0, {cpu})
+    return cpu
+
+
 def history(workdir, workers, cfg, repeat):
     """{label: {call: {p50, p99}}}: the median over `repeat` runs of each percentile."""
     runs = [one_run(workdir, workers, cfg) for _ in range(repeat)]
@@ -124,14 +136,17 @@ def main():
     ap.add_argument("--repeat", type=int, default=3, help="runs (sets of daemons); each figure is their median")
     ap.add_argument("--rounds", type=int, default=None, help="timed calls per daemon (stats: a quarter)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--cpu", type=int, default=None, help="the CPU for all (default: the last allowed; -1: none)")
     a = ap.parse_args()
+    pin_to_one_cpu(a.cpu)
     sp.h.SHMPOOLD = os.path.join(os.path.abspath(a.build), "shmpoold")
     cfg = dict(TINY if a.tiny else FULL)
     cfg["rounds"] = a.rounds or cfg["rounds"]
     with tempfile.TemporaryDirectory(prefix="shmpool-history.") as workdir:
         rows = history(workdir, a.workers, cfg, a.repeat)
-    print("cores %d, workers %d, %d calls per daemon (stats: a quarter) in blocks of %d, median of %d runs"
-          % (os.cpu_count(), a.workers, cfg["rounds"], BLOCK, a.repeat))
+    print("cores %d (all pinned to %s), workers %d, %d calls per daemon (stats: a quarter) in blocks of %d, "
+          "median of %d runs" % (os.cpu_count(), sorted(os.sched_getaffinity(0)), a.workers, cfg["rounds"], BLOCK,
+                                 a.repeat))
     print(table(rows))
 
 
