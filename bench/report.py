@@ -14,6 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, BENCH)
+from history import table as history_table  # noqa: E402
 
 
 def fmt_time(s):
@@ -142,6 +144,16 @@ def section_dispatch(r, img):
     out += table(["chunk (rows)", "shmpool µs/range", "ranges/s", "Pool.map µs/chunk", "shmpool / Pool"], rows)
     plot_dispatch(d, img)
     return out + "\n![dispatch](img/dispatch.png)\n\n"
+
+
+def section_history(r):
+    if "history" not in r:  # runs before issue #17 lack it
+        return ""
+    return ("## 1a. A request's cost beside the daemon's history (issue #17)\n\nRound trips on daemons side by "
+            "side, timed in interleaved blocks (`bench/history.py`): a fresh one, ones that ended 10⁴ and 10⁵ "
+            "`noop` jobs (the table keeps the last 10,000 ended), and one that also holds 10,000 datasets; the "
+            "client, daemons and workers pinned to one CPU (a wake-up across CPUs of this VM costs ~50 µs more). "
+            "Goal: after 10⁵ jobs within 1.2× of fresh.\n\n" + history_table(r["history"]) + "\n\n")
 
 
 def section_input_size(r, img):
@@ -322,7 +334,7 @@ def plot_scaling(rbf, nw, img):
 def write(results, out_path, img):
     os.makedirs(img, exist_ok=True)
     parts = [section_head(results), section_targets(results), section_dispatch(results, img),
-             section_input_size(results, img), section_workloads(results, img), section_spares(results),
+             section_history(results), section_input_size(results, img), section_workloads(results, img), section_spares(results),
              section_memory(results, img),
              section_scaling(results, img), section_npy_load(results)]
     with open(os.path.join(BENCH, "analysis.md")) as f:

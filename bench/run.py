@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
+import history as hist  # noqa: E402
 import pool_probes as pp  # noqa: E402
 import npy_load  # noqa: E402
 import report  # noqa: E402
@@ -31,11 +32,11 @@ KB, MB, GB = 1 << 10, 1 << 20, 1 << 30
 FULL = {"rounds": 5000, "ranges": 500000, "chunks": [1, 10, 100, 1000, 10000], "pool_items": 2000000,
         "dask_rounds": 300, "dask_tasks": 2000, "input_sizes": [KB, 100 * MB, GB], "input_ranges": 200000,
         "pool_tasks": 2000, "pickle_bytes": GB, "pss_bytes": GB, "workloads": wl.FULL,
-        "ceiling_rounds": {"compute": 20000, "memory": 10}, "pipeline_elems": 4 << 20, "npy_bytes": GB}
+        "ceiling_rounds": {"compute": 20000, "memory": 10}, "pipeline_elems": 4 << 20, "npy_bytes": GB, "history": hist.FULL}
 TINY = {"rounds": 200, "ranges": 2000, "chunks": [1, 100, 10000], "pool_items": 20000,
         "dask_rounds": 20, "dask_tasks": 100, "input_sizes": [KB, MB, 8 * MB], "input_ranges": 2000,
         "pool_tasks": 100, "pickle_bytes": 64 * MB, "pss_bytes": 8 * MB, "workloads": wl.TINY,
-        "ceiling_rounds": {"compute": 200, "memory": 1}, "pipeline_elems": 1 << 14, "npy_bytes": 4 * MB}
+        "ceiling_rounds": {"compute": 200, "memory": 1}, "pipeline_elems": 1 << 14, "npy_bytes": 4 * MB, "history": hist.TINY}
 
 
 def log(msg):
@@ -67,6 +68,18 @@ def bench_dispatch(cfg, workdir, nproc, repeat):
     log("dispatch: dask")
     out["dask_round_trip"], out["dask_map"] = pp.dask_dispatch(nproc, cfg["dask_rounds"], cfg["dask_tasks"], repeat)
     return out
+
+
+def bench_history(cfg, workdir, nproc):
+    """ping, stats and tiny-job round trips on a fresh daemon beside ones with a long history
+    (issue #17); one run: the daemons are timed in interleaved blocks, so they share the load."""
+    log("history: fresh and filled daemons side by side")
+    allowed = os.sched_getaffinity(0)
+    hist.pin_to_one_cpu()  # a wake-up across CPUs costs more than what is measured here
+    try:
+        return hist.history(workdir, nproc, cfg["history"], 1)
+    finally:
+        os.sched_setaffinity(0, allowed)
 
 
 def bench_input_size(cfg, workdir, nproc, repeat):
@@ -185,6 +198,7 @@ def main():
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="shmpool-bench.") as workdir:
         results["dispatch"] = bench_dispatch(cfg, workdir, nproc, a.repeat)
+        results["history"] = bench_history(cfg, workdir, nproc)
         results["input_size"] = bench_input_size(cfg, workdir, nproc, a.repeat)
         results["ceilings"] = bench_ceilings(cfg, nproc, a.repeat)
         results["workloads"] = bench_workloads(cfg, workdir, nproc, a.repeat)

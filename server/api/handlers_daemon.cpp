@@ -1,5 +1,5 @@
 // Handlers of the daemon-wide verbs: ping, workers, stats, kernels, shutdown.
-// They only read state the loop already has; none of them waits.
+// They only read state the loop already has, and counters, never a scan of the job history.
 #include <unistd.h>
 
 #include "server/daemon.h"
@@ -8,12 +8,7 @@
 namespace shmpool {
 
 void handle_ping(const Call& c) {
-    c.ok({{"pong", true},
-          {"version", SHMPOOL_VERSION},
-          {"instance", c.daemon->options().instance},
-          {"pid", getpid()},
-          {"workers", c.daemon->pool().alive()},
-          {"jobs", c.daemon->scheduler().stats()}});
+    c.ok({{"pong", true}, {"version", SHMPOOL_VERSION}, {"instance", c.daemon->options().instance}, {"pid", getpid()}});
 }
 
 void handle_workers(const Call& c) { c.ok({{"workers", c.daemon->pool().describe()}}); }
@@ -22,11 +17,15 @@ namespace {
 
 nlohmann::json job_counts(const Scheduler& scheduler) {
     const SchedulerMetrics& m = scheduler.metrics();
-    nlohmann::json now = scheduler.stats();
-    return {{"submitted", m.jobs_submitted}, {"done", m.jobs_done},
-            {"failed", m.jobs_failed},       {"cancelled", m.jobs_cancelled},
-            {"timed_out", m.jobs_timed_out}, {"running", now["jobs_running"]},
-            {"queued", now["jobs_queued"]},  {"waiting", now["jobs_waiting"]}};
+    const JobIndex& now = scheduler.index();
+    return {{"submitted", m.jobs_submitted},
+            {"done", m.jobs_done},
+            {"failed", m.jobs_failed},
+            {"cancelled", m.jobs_cancelled},
+            {"timed_out", m.jobs_timed_out},
+            {"running", now.count(JobState::running)},
+            {"queued", now.count(JobState::queued)},
+            {"waiting", now.count(JobState::waiting)}};
 }
 
 nlohmann::json dataset_totals(const DatasetStore& store) {
@@ -38,18 +37,22 @@ nlohmann::json dataset_totals(const DatasetStore& store) {
             {"spares_reused", spares ? spares->reused() : 0}};
 }
 
-nlohmann::json worker_totals(const WorkerPool& pool) {
+nlohmann::json worker_totals(const WorkerPool& pool, const Scheduler& scheduler) {
     nlohmann::json workers = pool.describe();
     uint64_t restarts = 0;
     for (const auto& w : workers) restarts += w["restarts"].get<uint64_t>();
-    return {{"count", workers.size()}, {"alive", pool.alive()}, {"restarts", restarts}};
+    return {{"count", workers.size()},
+            {"alive", pool.alive()},
+            {"restarts", restarts},
+            {"deaths", scheduler.worker_deaths()}};
 }
 
-// Compact descriptions of the jobs that have not ended, for `shmpool top`.
+// Compact descriptions of the jobs that have not ended, for `shmpool top`: a walk of those
+// jobs only, never of the ended ones the table keeps.
 nlohmann::json active_jobs(const Scheduler& scheduler) {
     nlohmann::json list = nlohmann::json::array();
-    for (const Job* job : scheduler.unended_jobs()) {
-        nlohmann::json d = job->describe();
+    for (const auto& kv : scheduler.index().unended()) {
+        nlohmann::json d = kv.second->describe();
         list.push_back({{"job", d["job"]},
                         {"kernel", d["kernel"]},
                         {"state", d["state"]},
@@ -69,7 +72,7 @@ void handle_stats(const Call& c) {
           {"jobs", job_counts(scheduler)},
           {"ranges", {{"run", m.ranges_run}, {"requeued", m.ranges_requeued}, {"duplicates", m.duplicate_completions}}},
           {"datasets", dataset_totals(c.daemon->store())},
-          {"workers", worker_totals(c.daemon->pool())},
+          {"workers", worker_totals(c.daemon->pool(), scheduler)},
           {"job_latency_s", m.job_latency_s.to_json()},
           {"active_jobs", active_jobs(scheduler)}});
 }

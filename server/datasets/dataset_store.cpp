@@ -61,6 +61,7 @@ DatasetPtr DatasetStore::create(const std::string& name, const ArrayMeta& meta, 
     ds->owner_uid = owner_uid;
     ds->uid_charge = uid_quota_.charge(owner_uid, ds->bytes);
     datasets_.emplace(name, ds);
+    total_bytes_ += ds->bytes;
     return ds;
 }
 
@@ -128,6 +129,7 @@ void DatasetStore::erase(const std::string& name, bool force) {
     if (!ds->sealed && !force)
         throw Error(ErrorCode::dataset_busy, "dataset '" + name + "' is being written by job " +
                                                  std::to_string(ds->producer_job) + "; cancel the job first");
+    total_bytes_ -= ds->bytes;
     datasets_.erase(name);
 }
 
@@ -135,12 +137,6 @@ std::vector<DatasetPtr> DatasetStore::list() const {
     std::vector<DatasetPtr> out;
     for (const auto& kv : datasets_) out.push_back(kv.second);
     return out;
-}
-
-uint64_t DatasetStore::total_bytes() const {
-    uint64_t total = 0;
-    for (const auto& kv : datasets_) total += kv.second->bytes;
-    return total;
 }
 
 }  // namespace shmpool

@@ -72,8 +72,8 @@ public:
     // unless `force` (the job itself discarding its output).
     void erase(const std::string& name, bool force = false);
     std::vector<DatasetPtr> list() const;
-    void clear() { datasets_.clear(); }
-    uint64_t total_bytes() const;
+    void clear() { datasets_.clear(), total_bytes_ = 0; }
+    uint64_t total_bytes() const { return total_bytes_; }  // of the named datasets, kept as they come and go
     size_t count() const { return datasets_.size(); }
     void set_quota(uint64_t bytes) { quota_ = bytes; }  // 0: none
     void set_max_datasets(uint64_t n) { max_datasets_ = n; }  // 0: none
@@ -98,6 +98,7 @@ private:
     std::shared_ptr<SpareSegments> spares_;
     UidQuota uid_quota_;
     std::map<std::string, DatasetPtr> datasets_;
+    uint64_t total_bytes_ = 0;  // the sum of datasets_' bytes
 };
 
 }  // namespace shmpool

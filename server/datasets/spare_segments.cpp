@@ -19,12 +19,6 @@ std::string SpareSegments::spare_name(uint64_t backing) const {
     return instance_prefix(instance_) + "spare" + std::to_string(backing);
 }
 
-uint64_t SpareSegments::held_bytes() const {
-    uint64_t total = 0;
-    for (const auto& s : spares_) total += s.capacity;
-    return total;
-}
-
 bool SpareSegments::keep(const std::string& name, uint64_t backing, uint64_t capacity) {
     if (closed_ || capacity == 0 || capacity > limits_.max_bytes) return false;
     shrink_to(limits_.max_bytes - capacity);
@@ -35,6 +29,7 @@ bool SpareSegments::keep(const std::string& name, uint64_t backing, uint64_t cap
         return false;
     }
     spares_.push_back({backing, capacity, std::chrono::steady_clock::now()});
+    held_bytes_ += capacity;
     log_debug("kept " + name + " as spare " + spare_name(backing) + " (" + std::to_string(capacity) + " bytes)");
     arm_expiry();
     return true;
@@ -49,6 +44,7 @@ std::optional<SpareSegments::Spare> SpareSegments::take(uint64_t bytes, const st
     if (best == spares_.end()) return std::nullopt;
     Spare spare = *best;
     spares_.erase(best);
+    held_bytes_ -= spare.capacity;
     try {
         Segment::rename(spare_name(spare.backing), name);
     } catch (const Error& e) {
@@ -75,6 +71,7 @@ void SpareSegments::close() {
 uint64_t SpareSegments::release_oldest(const char* why) {
     Spare oldest = spares_.front();
     spares_.erase(spares_.begin());
+    held_bytes_ -= oldest.capacity;
     release(oldest, why);
     return oldest.capacity;
 }

@@ -45,7 +45,7 @@ public:
     // Releases every spare; keep() refuses from now on (daemon shutdown).
     void close();
 
-    uint64_t held_bytes() const;
+    uint64_t held_bytes() const { return held_bytes_; }
     size_t count() const { return spares_.size(); }
     uint64_t reused() const { return reused_; }  // spares taken since start
 
@@ -62,6 +62,7 @@ private:
     bool closed_ = false;
     uint64_t reused_ = 0;
     std::vector<Spare> spares_;  // oldest first
+    uint64_t held_bytes_ = 0;    // the sum of spares_' capacities
     boost::asio::steady_timer expiry_;
     bool expiry_armed_ = false;
 };

@@ -118,14 +118,14 @@ Job& Scheduler::submit(const JobSpec& spec) {
     job->reduce = plan.reduce;
     if (plan.reduce != ReduceOp::none) job->partials.assign(n_ranges, Partial{});
     Job& ref = *job;
+    ref.state = inputs_sealed(ref) ? JobState::queued : JobState::waiting;
     jobs_.emplace(ref.id, std::move(job));
+    index_.add(ref);
     metrics_.jobs_submitted += 1;
-    if (inputs_sealed(ref)) {
+    if (ref.state == JobState::queued)
         queued_.push_back(ref.id);
-    } else {
-        ref.state = JobState::waiting;
-        awaiting_inputs_.push_back(ref.id);
-    }
+    else
+        wait_for_producers(ref);
     pump();
     return ref;
 }
@@ -143,10 +143,10 @@ void Scheduler::cancel(Job& job, ErrorCode code, const std::string& why, JobStat
 }
 
 void Scheduler::cancel_jobs_of_session(uint64_t session_id) {
-    for (auto& kv : jobs_) {
-        Job& job = *kv.second;
-        if (job.owner_session == session_id && !job.ended_state())
-            finish(job, JobState::cancelled, JobError{ErrorCode::cancelled, "the waiting client disconnected"});
+    for (uint64_t id : index_.unended_of_session(session_id)) {
+        Job* job = find_job(id);
+        if (job && !job->ended_state())
+            finish(*job, JobState::cancelled, JobError{ErrorCode::cancelled, "the waiting client disconnected"});
     }
     pump();
 }
@@ -160,14 +160,10 @@ std::vector<uint32_t> Scheduler::slots_running(uint64_t job_id) const {
 }
 
 void Scheduler::cancel_all(ErrorCode code, const std::string& why) {
-    for (auto& kv : jobs_)
-        if (!kv.second->ended_state()) finish(*kv.second, JobState::cancelled, JobError{code, why});
-}
-
-bool Scheduler::idle() const {
-    for (const auto& kv : jobs_)
-        if (!kv.second->ended_state()) return false;
-    return true;
+    std::vector<Job*> unended;
+    for (const auto& kv : index_.unended()) unended.push_back(kv.second);
+    for (Job* job : unended)
+        if (!job->ended_state()) finish(*job, JobState::cancelled, JobError{code, why});
 }
 
 void Scheduler::when_ended(Job& job, std::function<void(const Job&)> fn) {
@@ -200,28 +196,25 @@ std::optional<JobError> Scheduler::failed_input(const Job& job) const {
     return std::nullopt;
 }
 
-// Waiting jobs whose inputs are all sealed become queued; those whose producer failed fail
-// too, which may fail jobs waiting on them in turn (hence the loop until nothing changes).
+void Scheduler::wait_for_producers(const Job& job) {
+    for (const auto& [role, ds] : job.inputs)
+        if (!ds->sealed) waiting_on_.emplace(ds->producer_job, job.id);
+}
+
+// Waiting jobs whose producer ended since the last pump: those whose inputs are now all sealed
+// become queued; those whose producer failed fail too, which queues the jobs waiting on them
+// in turn (a failure runs down a chain); the others still wait for another producer.
 void Scheduler::release_jobs_awaiting_inputs() {
-    if (!job_ended_since_release_) return;
-    job_ended_since_release_ = false;
-    for (bool failed_one = true; failed_one;) {
-        failed_one = false;
-        std::deque<uint64_t> still_waiting;
-        for (uint64_t id : awaiting_inputs_) {
-            Job* job = find_job(id);
-            if (!job || job->ended_state()) continue;  // cancelled or timed out while it waited
-            if (inputs_sealed(*job)) {
-                job->state = JobState::queued;
-                queued_.push_back(id);
-            } else if (auto error = failed_input(*job)) {
-                finish(*job, JobState::failed, std::move(error));
-                failed_one = true;
-            } else {
-                still_waiting.push_back(id);
-            }
+    while (!recheck_.empty()) {
+        Job* job = find_job(recheck_.front());
+        recheck_.pop_front();
+        if (!job || job->state != JobState::waiting) continue;  // cancelled, timed out, or released
+        if (inputs_sealed(*job)) {
+            index_.set_state(*job, JobState::queued);
+            queued_.push_back(job->id);
+        } else if (auto error = failed_input(*job)) {
+            finish(*job, JobState::failed, std::move(error));
         }
-        awaiting_inputs_.swap(still_waiting);
     }
 }
 
@@ -236,7 +229,7 @@ void Scheduler::start_queued_jobs() {
         job.slot = static_cast<int>(free_job_slots_.back());
         free_job_slots_.pop_back();
         publish(job);
-        job.state = JobState::running;
+        index_.set_state(job, JobState::running);
         job.started = Job::Clock::now();
         active_.insert(job.id);
     }
@@ -461,11 +454,13 @@ void Scheduler::requeue_after_death(Job& job, uint64_t index, bool was_running, 
 // ---- ending ---------------------------------------------------------------------------
 
 void Scheduler::finish(Job& job, JobState state, std::optional<JobError> error) {
-    job.state = state;
+    index_.set_state(job, state);
     job.error = std::move(error);
     job.ended = Job::Clock::now();
     count_end(metrics_, job);
-    job_ended_since_release_ = true;
+    auto waiters_on_output = waiting_on_.equal_range(job.id);
+    for (auto it = waiters_on_output.first; it != waiters_on_output.second; ++it) recheck_.push_back(it->second);
+    waiting_on_.erase(waiters_on_output.first, waiters_on_output.second);
     active_.erase(job.id);
     if (job.slot >= 0 && state != JobState::done)
         control_->jobs[job.slot].cancelled.store(1, std::memory_order_release);
@@ -506,7 +501,10 @@ void Scheduler::prune_finished() {
     while (finished_.size() > limits_.finished_jobs_kept) {
         auto it = jobs_.find(finished_.front());
         if (it != jobs_.end() && it->second->slot >= 0) break;  // still has ranges in flight
-        if (it != jobs_.end()) jobs_.erase(it);
+        if (it != jobs_.end()) {
+            index_.forget(*it->second);
+            jobs_.erase(it);
+        }
         finished_.pop_front();
     }
 }
@@ -533,22 +531,13 @@ nlohmann::json Scheduler::worker_activity(uint32_t slot) const {
     return j;
 }
 
-std::vector<const Job*> Scheduler::unended_jobs() const {
-    std::vector<const Job*> out;
-    for (const auto& kv : jobs_)
-        if (!kv.second->ended_state()) out.push_back(kv.second.get());
-    return out;
-}
-
 nlohmann::json Scheduler::stats() const {
-    size_t running = 0, queued = 0, waiting = 0;
-    for (const auto& kv : jobs_) {
-        running += kv.second->state == JobState::running;
-        queued += kv.second->state == JobState::queued;
-        waiting += kv.second->state == JobState::waiting;
-    }
-    return {{"jobs_running", running}, {"jobs_queued", queued}, {"jobs_waiting", waiting},
-            {"jobs_total", next_job_id_ - 1}, {"ranges_done", metrics_.ranges_run}, {"worker_deaths", worker_deaths_}};
+    return {{"jobs_running", index_.count(JobState::running)},
+            {"jobs_queued", index_.count(JobState::queued)},
+            {"jobs_waiting", index_.count(JobState::waiting)},
+            {"jobs_total", next_job_id_ - 1},
+            {"ranges_done", metrics_.ranges_run},
+            {"worker_deaths", worker_deaths_}};
 }
 
 }  // namespace shmpool

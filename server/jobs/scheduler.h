@@ -13,6 +13,7 @@
 #include "common/control.h"
 #include "server/datasets/dataset_store.h"
 #include "server/jobs/job.h"
+#include "server/jobs/job_index.h"
 #include "server/jobs/metrics.h"
 
 namespace shmpool {
@@ -47,7 +48,7 @@ public:
         max_ranges_per_worker_ = max_ranges, recycle_ = std::move(recycle);
     }
     void cancel_all(ErrorCode code, const std::string& why);
-    bool idle() const;  // no job queued or running
+    bool idle() const { return !index_.any_unended(); }  // every job has ended
     // Calls `fn` when `job` has ended (at once if it has).
     void when_ended(Job& job, std::function<void(const Job&)> fn);
 
@@ -61,10 +62,13 @@ public:
     // queued: ranges handed to it and not accounted yet; ranges_done.
     nlohmann::json worker_activity(uint32_t slot) const;
     uint64_t ranges_since_start(uint32_t slot) const { return slots_[slot].ranges_since_start; }
+    // Counts kept as jobs change state (no scan): jobs_running/queued/waiting, jobs_total,
+    // ranges_done, worker_deaths.
     nlohmann::json stats() const;
     const SchedulerMetrics& metrics() const { return metrics_; }
-    // Jobs that have not ended (waiting, queued, running), oldest first.
-    std::vector<const Job*> unended_jobs() const;
+    uint64_t worker_deaths() const { return worker_deaths_; }
+    // Jobs of the table by state, and those that have not ended, oldest first.
+    const JobIndex& index() const { return index_; }
 
 private:
     struct InFlight {
@@ -82,6 +86,7 @@ private:
     uint64_t checked_range_count(const Plan& plan, uint64_t chunk) const;
     std::vector<std::pair<std::string, DatasetPtr>> resolve_inputs(const Kernel& k, const JobSpec& spec) const;
     void pump();
+    void wait_for_producers(const Job& job);
     void release_jobs_awaiting_inputs();
     std::optional<JobError> failed_input(const Job& job) const;
     bool inputs_sealed(const Job& job) const;
@@ -106,9 +111,12 @@ private:
     SchedulerLimits limits_;
     std::vector<SlotState> slots_;
     std::map<uint64_t, std::unique_ptr<Job>> jobs_;
+    JobIndex index_;                   // counts by state, jobs not ended, each session's jobs
     std::set<uint64_t> active_;        // running jobs with ranges to hand out, oldest first
-    std::deque<uint64_t> awaiting_inputs_;  // state waiting: an input is an unsealed job output
-    bool job_ended_since_release_ = false;  // only an ending job can seal or doom an awaited input
+    // Jobs in state waiting, by the job writing an input they wait for; only that job's end can
+    // seal or doom the input, so only its waiters are looked at again (recheck_) when it ends.
+    std::multimap<uint64_t, uint64_t> waiting_on_;  // producer job -> waiting job
+    std::deque<uint64_t> recheck_;                  // waiting jobs whose producer has ended
     std::deque<uint64_t> queued_;      // queued jobs waiting for a descriptor slot
     std::deque<uint64_t> finished_;    // ended jobs, oldest first, for pruning
     std::vector<uint32_t> free_job_slots_;

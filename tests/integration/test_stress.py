@@ -88,7 +88,7 @@ def run_storm(daemon, conn, check, kernel, inputs, params, chunk):
         kills += killer.kills
         requeued += done["ranges_requeued"]
     assert requeued > 0, "%d kills in %d rounds, no range requeued" % (kills, STORM_ROUNDS)
-    assert conn.ok("ping")["jobs"]["worker_deaths"] == kills, "worker_deaths != %d kills" % kills
+    assert conn.ok("stats")["workers"]["deaths"] == kills, "worker_deaths != %d kills" % kills
     print("%s storm: %d rounds, %d kills, %d ranges requeued" % (kernel, STORM_ROUNDS, kills, requeued))
     return kills, requeued
 
@@ -203,7 +203,7 @@ def test_poison_range_drops_its_job_beside_a_correct_job(daemon, workdir, mode):
     x = h.rng(403).standard_normal(MAP_N)
     a, b = daemon.conn(), daemon.conn()
     h.put_file(b, workdir, "x", x)
-    before = b.ok("ping")["jobs"]["ranges_done"]
+    before = b.ok("stats")["ranges"]["run"]
     good = h.expect_ok(h.submit(b, "map", {"x": "x"}, {"op": "square"}, chunk=MAP_CHUNK, output="sq", wait=False))
     bad = h.expect_ok(h.submit(a, "fault", params={"rows": POISON_ROWS, "at": 0, "mode": mode}, chunk=1,
                                wait=False))
@@ -217,7 +217,7 @@ def test_poison_range_drops_its_job_beside_a_correct_job(daemon, workdir, mode):
     assert st["state"] == "failed" and st["error"]["code"] == "range_failed", st
     # every range a worker finished is one completion in the daemon's total: the poisoned job's
     # are its ranges_done plus the few its workers held queued; the rest were never run
-    ran = b.ok("ping")["jobs"]["ranges_done"] - before - good["ranges"] - good["duplicate_completions"]
+    ran = b.ok("stats")["ranges"]["run"] - before - good["ranges"] - good["duplicate_completions"]
     print("poison %s: ran %d, ranges_done %d of %d" % (mode, ran, st["ranges_done"], st["ranges"]))
     assert st["ranges_done"] <= ran <= st["ranges_done"] + IN_FLIGHT_SLACK, (ran, st)
     assert st["ranges_done"] + IN_FLIGHT_SLACK < st["ranges"], "the poisoned job ran to its end: %s" % st

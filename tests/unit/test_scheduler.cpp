@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -944,4 +946,147 @@ TEST_CASE("scheduler metrics count submissions, outcomes, ranges and duplicates"
     CHECK(m.jobs_cancelled == 1);
     CHECK(m.ranges_run >= 6);
     CHECK(m.job_latency_s.count() == 2);
+}
+
+// ---- counts kept as jobs change state (issue #17) -------------------------------------
+
+namespace {
+
+// The scheduler's kept counts and indexes against a scan of every job it still holds (found by
+// id among all ids it gave out): counts by state, the jobs not ended in id order, each
+// session's jobs, idle(), stats(); and, when nothing was pruned, the outcome metrics too.
+void check_counts_against_scan(const Harness& h, const std::vector<uint64_t>& ids, bool nothing_pruned) {
+    const Scheduler& s = *h.scheduler;
+    std::array<size_t, JobIndex::kStates> scanned{};
+    std::vector<uint64_t> unended;
+    std::map<uint64_t, std::vector<uint64_t>> of_session;
+    for (uint64_t id : ids) {
+        const Job* job = s.find_job(id);
+        if (!job) continue;
+        scanned[static_cast<size_t>(job->state)] += 1;
+        if (job->ended_state()) continue;
+        unended.push_back(id);
+        if (job->owner_session) of_session[job->owner_session].push_back(id);
+    }
+    for (size_t st = 0; st < JobIndex::kStates; ++st) {
+        INFO("state " << job_state_name(static_cast<JobState>(st)));
+        CHECK(s.index().count(static_cast<JobState>(st)) == scanned[st]);
+    }
+    std::vector<uint64_t> indexed;
+    for (const auto& kv : s.index().unended()) indexed.push_back(kv.first);
+    CHECK(indexed == unended);
+    for (uint64_t session = 1; session <= 3; ++session)
+        CHECK(s.index().unended_of_session(session) == of_session[session]);
+    CHECK(s.idle() == unended.empty());
+    nlohmann::json stats = s.stats();
+    CHECK(stats["jobs_running"] == scanned[static_cast<size_t>(JobState::running)]);
+    CHECK(stats["jobs_queued"] == scanned[static_cast<size_t>(JobState::queued)]);
+    CHECK(stats["jobs_waiting"] == scanned[static_cast<size_t>(JobState::waiting)]);
+    if (!nothing_pruned) return;
+    const SchedulerMetrics& m = s.metrics();
+    CHECK(m.jobs_submitted == ids.size());
+    CHECK(m.jobs_done == scanned[static_cast<size_t>(JobState::done)]);
+    CHECK(m.jobs_failed == scanned[static_cast<size_t>(JobState::failed)]);
+    CHECK(m.jobs_cancelled == scanned[static_cast<size_t>(JobState::cancelled)]);
+    CHECK(m.jobs_timed_out == scanned[static_cast<size_t>(JobState::timed_out)]);
+}
+
+// One random step of a daemon's life: submits (some waiting on another job's output, some
+// owned by a session), workers finishing, failing or dying on ranges, cancels, timeouts and
+// disconnects.
+struct RandomLife {
+    RandomLife(Harness& harness, uint64_t seed) : h(harness), rng(seed) {}
+
+    Harness& h;
+    std::mt19937_64 rng;
+    std::vector<uint64_t> ids;
+    int outputs = 0;
+
+    uint64_t pick(uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng); }
+
+    std::optional<uint64_t> some_unended_job() {
+        const auto& unended = h.scheduler->index().unended();
+        if (unended.empty()) return std::nullopt;
+        auto it = unended.begin();
+        std::advance(it, static_cast<long>(pick(unended.size())));
+        return it->first;
+    }
+
+    void submit() {
+        if (pick(40) == 0)  // a burst past the descriptor slots: some jobs wait queued
+            for (uint32_t i = 0; i < ctl::kMaxJobSlots; ++i) submit_noop();
+        submit_noop();
+    }
+
+    void submit_noop() {
+        JobSpec spec = Harness::noop_spec(1 + pick(6), 1 + pick(2));
+        if (pick(4) == 0) {  // a producer and a consumer waiting on its output
+            std::string out = "D" + std::to_string(++outputs);
+            ids.push_back(h.submit(Harness::rbf_spec("P", 2, out)).id);
+            spec = one_input_spec("map", out, {{"op", "square"}}, "E" + std::to_string(outputs), 8);
+        }
+        spec.owner_session = pick(4);  // 0: no session waits on it
+        ids.push_back(h.submit(spec).id);
+    }
+
+    void work() {
+        uint32_t slot = static_cast<uint32_t>(pick(h.n_workers));
+        auto r = h.pop(slot);
+        if (!r) return;
+        uint64_t dice = pick(20);
+        if (dice == 0) {  // the worker dies running it
+            h.start_running(slot, *r);
+            h.kill(slot);
+            h.up(slot);
+            return;
+        }
+        h.report(slot, *r, dice == 1 ? RangeStatus::kernel_error : RangeStatus::ok, dice == 1 ? "by test" : "");
+        h.drain();
+    }
+
+    void step() {
+        switch (pick(10)) {
+            case 0:
+            case 1: submit(); break;
+            case 2:
+                if (auto id = some_unended_job()) h.scheduler->cancel(h.scheduler->get(*id), ErrorCode::cancelled, "by test");
+                break;
+            case 3:
+                if (auto id = some_unended_job())
+                    h.scheduler->cancel(h.scheduler->get(*id), ErrorCode::timed_out, "by test", JobState::timed_out);
+                break;
+            case 4: h.scheduler->cancel_jobs_of_session(1 + pick(3)); break;
+            default: work();
+        }
+    }
+};
+
+}  // namespace
+
+TEST_CASE("job counts, the unended index and each session's jobs agree with a scan of the table after random events",
+          "[scheduler][counts]") {
+    size_t kept = GENERATE(as<size_t>{}, 5, 1000000);
+    uint64_t seed = GENERATE(as<uint64_t>{}, 1, 2, 3);
+    SchedulerLimits limits;
+    limits.finished_jobs_kept = kept;
+    Harness h({.workers = 2, .limits = limits});
+    h.put_points("P", 6, 2);
+    RandomLife life(h, seed);
+    for (int i = 0; i < 1500; ++i) {
+        life.step();
+        check_counts_against_scan(h, life.ids, kept > life.ids.size());
+    }
+    h.serve();  // everything still handed out comes back; every job ends
+    check_counts_against_scan(h, life.ids, kept > life.ids.size());
+    CHECK(h.scheduler->idle());
+    CHECK(h.scheduler->index().unended().empty());
+    uint64_t ended = 0;
+    for (JobState st : {JobState::done, JobState::failed, JobState::cancelled, JobState::timed_out})
+        ended += h.scheduler->index().count(st);
+    if (kept > life.ids.size()) {
+        CHECK(ended == life.ids.size());
+    } else {  // pruned down to what is kept, oldest first; none pruned that still had ranges out
+        CHECK(ended >= kept);
+        CHECK(ended <= kept + ctl::kMaxJobSlots);
+    }
 }
