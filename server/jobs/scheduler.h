@@ -14,6 +14,7 @@
 #include "server/datasets/dataset_store.h"
 #include "server/jobs/job.h"
 #include "server/jobs/metrics.h"
+#include "worker/job_plan.h"
 
 namespace shmpool {
 
@@ -79,7 +80,6 @@ private:
         uint64_t ranges_since_start = 0;
     };
 
-    uint64_t checked_range_count(const Plan& plan, uint64_t chunk) const;
     std::vector<std::pair<std::string, DatasetPtr>> resolve_inputs(const Kernel& k, const JobSpec& spec) const;
     void pump();
     void release_jobs_awaiting_inputs();

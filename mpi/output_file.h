@@ -1,0 +1,67 @@
+// A job's output: rows the kernel writes into a private mapping, each range sent at once to
+// the .npy file with MPI-IO. The file is written under a temporary name and renamed when whole.
+#pragma once
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "worker/kernel.h"
+
+namespace shmpool::mpi {
+
+// Where a kernel writes its rows: a private, lazily backed mapping the size of the whole
+// output. Each range's pages are let go once its rows are in the file, so a rank holds
+// about one range of output at a time.
+class OutputRows {
+public:
+    explicit OutputRows(const ArrayMeta& meta);
+    ~OutputRows();
+    OutputRows(const OutputRows&) = delete;
+    OutputRows& operator=(const OutputRows&) = delete;
+
+    ArrayView view() const { return ArrayView{meta_, base_, base_}; }
+    uint64_t row_bytes() const { return row_bytes_; }
+    const char* rows(uint64_t begin) const { return static_cast<const char*>(base_) + begin * row_bytes_; }
+    void release(uint64_t begin, uint64_t end);  // the pages holding rows [begin, end)
+
+private:
+    ArrayMeta meta_;
+    uint64_t bytes_, row_bytes_;
+    void* base_;
+};
+
+// The temporary name rank 0 writes `final_path` under: ".NAME.shmpool-mpi-PID.part" beside it.
+std::string partial_output_path(const std::string& final_path, long pid);
+
+class OutputFile {
+public:
+    // Collective over `comm`: creates `temp_path` (rank 0 writes the .npy header). Throws
+    // Error(io_error) on every rank if MPI-IO cannot open it.
+    OutputFile(MPI_Comm comm, const std::string& temp_path, const ArrayMeta& meta);
+    ~OutputFile();
+    OutputFile(const OutputFile&) = delete;
+    OutputFile& operator=(const OutputFile&) = delete;
+
+    // Writes rows [begin, end) from `rows`; throws Error(io_error).
+    void write_rows(uint64_t begin, uint64_t end, const OutputRows& rows);
+    // Collective: closes the file; rank 0 then renames it to `final_path` when `complete`, and
+    // deletes it otherwise. Returns rank 0's error (nullopt elsewhere).
+    std::optional<std::string> finish(bool complete, const std::string& final_path);
+
+private:
+    MPI_Comm comm_;
+    std::string temp_path_;
+    uint64_t data_offset_ = 0;
+    MPI_File file_ = MPI_FILE_NULL;
+    std::optional<std::string> header_error_;
+};
+
+// Rank 0 deletes `path` if it is killed by SIGTERM, SIGINT or SIGHUP (what mpirun sends the
+// surviving ranks when one dies), so an aborted job leaves no partial output behind.
+void remove_on_termination(const std::string& path);
+void keep_on_termination();
+
+}  // namespace shmpool::mpi
