@@ -80,15 +80,15 @@ int print_failure(const RunRequest& req, const JobError& e, const nlohmann::json
     if (req.json) {
         nlohmann::json reply = reply_error(nullptr, e.code, e.message);
         if (job) reply["error"]["job"] = *job;
-        std::cout << reply.dump() << "\n";
+        std::cout << reply.dump() << std::endl;
     }
-    std::cerr << "shmpool-mpi: " << error_code_name(e.code) << ": " << one_line(e.message) << "\n";
+    std::cerr << "shmpool-mpi: " << error_code_name(e.code) << ": " << one_line(e.message) << std::endl;
     return kExitFailed;
 }
 
 int print_done(const RunRequest& req, const nlohmann::json& job) {
     if (req.json) {
-        std::cout << reply_ok(nullptr, job).dump() << "\n";
+        std::cout << reply_ok(nullptr, job).dump() << std::endl;
         return kExitOk;
     }
     std::cout << job["kernel"].get<std::string>() << ": done, " << job["ranges"] << " ranges on " << job["ranks"]
@@ -96,7 +96,7 @@ int print_done(const RunRequest& req, const nlohmann::json& job) {
     if (job.contains("value")) std::cout << "; " << job["reduce"].get<std::string>() << " " << job["value"];
     if (job.contains("index")) std::cout << " at " << job["index"];
     if (!job["output"].is_null()) std::cout << "; wrote " << job["output"]["name"].get<std::string>();
-    std::cout << "\n";
+    std::cout << std::endl;
     return kExitOk;
 }
 
@@ -147,16 +147,22 @@ private:
         JobOutcome outcome;
         {
             RangeDealer dealer(MPI_COMM_WORLD, p_.job.split.count);
-            RankWork work = run_dealt_ranges(*p_.kernel, ctx, p_.job, dealer, OutputSink{rows, file});
+            RankWork work = run_dealt_ranges(*p_.kernel, ctx, p_.job, dealer, OutputSink{rows, file, by_row()});
             outcome = gather_outcome(MPI_COMM_WORLD, work, p_.job);
         }
         int complete = rank_ == 0 && !outcome.error;
         MPI_Bcast(&complete, 1, MPI_INT, 0, MPI_COMM_WORLD);
         if (!file) return outcome;
-        std::optional<std::string> file_error = file->finish(complete, *req_.out);
+        std::optional<std::string> file_error;
+        if (complete && !by_row()) file_error = file->write_merged(*rows);
+        if (file_error) complete = false;
+        std::optional<std::string> close_error = file->finish(complete, *req_.out);
+        if (!file_error) file_error = close_error;
         if (file_error && !outcome.error) outcome.error = JobError{ErrorCode::io_error, *file_error};
         return outcome;
     }
+
+    bool by_row() const { return p_.job.plan.output && p_.job.plan.rows == p_.job.plan.output->shape.rows(); }
 
     // Collective: how many nodes the ranks are on (rank 0 learns it).
     int count_nodes() const {

@@ -103,8 +103,8 @@ RankWork run_dealt_ranges(const Kernel& kernel, const RunContext& ctx, const Pla
         try {
             if (!run) run = kernel.start(ctx);
             Partial partial = run->reduce(begin, end);
-            if (out.file) out.file->write_rows(begin, end, *out.rows);
-            if (out.rows) out.rows->release(begin, end);
+            if (out.file && out.by_row) out.file->write_rows(begin, end, *out.rows);
+            if (out.rows && out.by_row) out.rows->release(begin, end);
             work.ranges_run += 1;
             if (job.plan.reduce != ReduceOp::none) work.partials.emplace_back(*index, partial);
         } catch (...) {

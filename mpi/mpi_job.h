@@ -30,9 +30,12 @@ struct RankWork {
 };
 
 // Where ranges write: both null for a kernel without output, `file` null without --out.
+// `by_row`: range [b, e) writes output rows [b, e) (plan rows == output rows), so each range
+// goes to the file as soon as it is done; otherwise the ranks' rows are merged at the end.
 struct OutputSink {
     OutputRows* rows = nullptr;
     OutputFile* file = nullptr;
+    bool by_row = true;
 };
 
 // Takes ranges from `dealer` until none is left or one fails (then it stops the dealer, so

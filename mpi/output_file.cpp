@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "common/error.h"
 #include "common/npy.h"
@@ -19,6 +20,7 @@ namespace shmpool::mpi {
 namespace {
 
 constexpr uint64_t kMaxWriteBytes = 1u << 30;  // MPI counts are ints: write in pieces
+constexpr uint64_t kMaxMergeBytes = 1u << 26;  // merging outputs: rank 0's buffer
 char g_remove_path[4096];                       // what the termination handler deletes
 
 void remove_and_die(int sig) {
@@ -67,8 +69,8 @@ OutputFile::OutputFile(MPI_Comm comm, const std::string& temp_path, const ArrayM
     int rc = MPI_File_open(comm, temp_path.c_str(), MPI_MODE_CREATE | MPI_MODE_WRONLY, MPI_INFO_NULL, &file_);
     if (rc != MPI_SUCCESS)
         throw Error(ErrorCode::io_error, mpi_error_text("MPI_File_open", "creating '" + temp_path + "'", rc));
+    remove_on_termination(temp_path);  // on every rank: mpirun signals the survivors of a dead one
     if (rank != 0) return;
-    remove_on_termination(temp_path);
     rc = MPI_File_write_at(file_, 0, header.data(), static_cast<int>(header.size()), MPI_BYTE, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS) header_error_ = mpi_error_text("MPI_File_write_at", "writing the .npy header", rc);
 }
@@ -92,11 +94,30 @@ void OutputFile::write_rows(uint64_t begin, uint64_t end, const OutputRows& rows
     }
 }
 
+std::optional<std::string> OutputFile::write_merged(const OutputRows& rows) {
+    int rank = 0;
+    MPI_Comm_rank(comm_, &rank);
+    std::vector<char> merged(rank == 0 ? std::min(kMaxMergeBytes, rows.bytes()) : 0);
+    std::optional<std::string> error;
+    for (uint64_t at = 0; at < rows.bytes(); at += kMaxMergeBytes) {
+        int n = static_cast<int>(std::min(kMaxMergeBytes, rows.bytes() - at));
+        MPI_Reduce(rows.data() + at, merged.data(), n, MPI_BYTE, MPI_BOR, 0, comm_);
+        if (rank != 0 || error) continue;
+        int rc = MPI_File_write_at(file_, static_cast<MPI_Offset>(data_offset_ + at), merged.data(), n, MPI_BYTE,
+                                   MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) error = mpi_error_text("MPI_File_write_at", "writing '" + temp_path_ + "'", rc);
+    }
+    return error;
+}
+
 std::optional<std::string> OutputFile::finish(bool complete, const std::string& final_path) {
     int rank = 0;
     MPI_Comm_rank(comm_, &rank);
     int rc = MPI_File_close(&file_);
-    if (rank != 0) return std::nullopt;
+    if (rank != 0) {
+        keep_on_termination();  // rank 0 renames or deletes it now
+        return std::nullopt;
+    }
     std::optional<std::string> error = header_error_;
     if (!error && rc != MPI_SUCCESS) error = mpi_error_text("MPI_File_close", "closing '" + temp_path_ + "'", rc);
     if (complete && !error && rename(temp_path_.c_str(), final_path.c_str()) != 0)

@@ -23,6 +23,8 @@ public:
     OutputRows& operator=(const OutputRows&) = delete;
 
     ArrayView view() const { return ArrayView{meta_, base_, base_}; }
+    uint64_t bytes() const { return bytes_; }
+    const char* data() const { return static_cast<const char*>(base_); }
     uint64_t row_bytes() const { return row_bytes_; }
     const char* rows(uint64_t begin) const { return static_cast<const char*>(base_) + begin * row_bytes_; }
     void release(uint64_t begin, uint64_t end);  // the pages holding rows [begin, end)
@@ -47,6 +49,10 @@ public:
 
     // Writes rows [begin, end) from `rows`; throws Error(io_error).
     void write_rows(uint64_t begin, uint64_t end, const OutputRows& rows);
+    // Collective, for a kernel whose ranges are not output rows: every rank's mapping holds
+    // the bytes its ranges wrote and zeros elsewhere, so OR-ing them (MPI_BOR, in pieces, onto
+    // rank 0) gives the output exactly. Returns rank 0's write error, if any.
+    std::optional<std::string> write_merged(const OutputRows& rows);
     // Collective: closes the file; rank 0 then renames it to `final_path` when `complete`, and
     // deletes it otherwise. Returns rank 0's error (nullopt elsewhere).
     std::optional<std::string> finish(bool complete, const std::string& final_path);
@@ -59,7 +65,7 @@ private:
     std::optional<std::string> header_error_;
 };
 
-// Rank 0 deletes `path` if it is killed by SIGTERM, SIGINT or SIGHUP (what mpirun sends the
+// This rank deletes `path` if it is killed by SIGTERM, SIGINT or SIGHUP (what mpirun sends the
 // surviving ranks when one dies), so an aborted job leaves no partial output behind.
 void remove_on_termination(const std::string& path);
 void keep_on_termination();
