@@ -100,12 +100,13 @@ def daemon_row(build, workdir, w, workers, chunk, repeat):
 
 def pss_row(build, workdir, rows):
     """Peak summed PSS of 2 ranks reducing an input of `rows` float64, beside the same 2 ranks
-    running a job with no input (what MPI and the program cost without data)."""
-    x = os.path.join(workdir, "pss.npy")
+    reducing a 512-element input (what MPI and the program cost without the data)."""
+    x, small = os.path.join(workdir, "pss.npy"), os.path.join(workdir, "pss-small.npy")
     np.save(x, np.random.default_rng(14).random(rows))
+    np.save(small, np.ones(512))
     peaks = {}
-    for label, args in (("sleep", ["sleep", "--param", "rows=20", "--param", "ms=20", "--chunk", "1"]),
-                        ("reduce", ["reduce", "--in", "x=" + x, "--param", "op=\"sum\"", "--chunk", "65536"])):
+    for label, path in (("small", small), ("reduce", x)):
+        args = ["reduce", "--in", "x=" + path, "--param", "op=\"sum\"", "--chunk", str(max(1, rows // 512))]
         box = {}
 
         def sample(proc):
@@ -118,8 +119,9 @@ def pss_row(build, workdir, rows):
             box["peak"].__exit__(None, None, None)
         peaks[label] = box["peak"].peak
     os.unlink(x)
-    return {"input_bytes": rows * 8, "pss_reduce": peaks["reduce"], "pss_no_input": peaks["sleep"],
-            "ratio_net": (peaks["reduce"] - peaks["sleep"]) / (rows * 8)}
+    os.unlink(small)
+    return {"input_bytes": rows * 8, "pss_reduce": peaks["reduce"], "pss_no_input": peaks["small"],
+            "ratio_net": (peaks["reduce"] - peaks["small"]) / (rows * 8)}
 
 
 def main():
