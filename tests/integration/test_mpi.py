@@ -126,6 +126,7 @@ BIL = bilinear_inputs(5, 12, 3001, 15)
 VEC = r.standard_normal(1001)
 TIES = np.array([3.0, 7.0, 1.0, 7.0, 1.0, 7.0])
 INTS = r.integers(-1000, 1000, size=(401, 3)).astype(np.int64)
+CUBE = r.standard_normal((7, 6, 9))
 
 # (id, ranks, kernel, inputs, params, chunk, reference of the output or None, reference of the value or None)
 CASES = [
@@ -136,7 +137,7 @@ CASES = [
     ("cdist-minkowski", 3, "cdist", {"X": X53, "Y": Y31}, {"metric": "minkowski", "p": 3}, 11,
      lambda: cdist(X53, Y31, "minkowski", p=3), None),
     ("gaussian", 3, "gaussian", {"images": IMAGES}, {"sigma": 1.3}, 3, lambda: ref_gaussian(IMAGES, 1.3), None),
-    ("gaussian-row-blocks", 1, "gaussian", {"images": BIG_IMAGE}, {"sigma": [2.0, 0.7]}, 7,
+    ("gaussian-row-blocks", 3, "gaussian", {"images": BIG_IMAGE}, {"sigma": [2.0, 0.7]}, 7,
      lambda: gaussian_filter(BIG_IMAGE, [2.0, 0.7]), None),
     ("bilinear", 3, "bilinear_exp_sum", BIL, {}, 3, None, lambda: ref_bilinear(BIL["Z"], BIL["P"])),
     ("bilinear-per-grid", 2, "bilinear_exp_sum", BIL, {"per_grid": True}, None, None,
@@ -149,8 +150,10 @@ CASES = [
     ("reduce-min", 1, "reduce", {"x": VEC}, {"op": "min"}, 100, None, lambda: float(VEC.min())),
     ("reduce-max", 2, "reduce", {"x": VEC}, {"op": "max"}, 64, None, lambda: float(VEC.max())),
     ("reduce-argmin-int", 3, "reduce", {"x": INTS}, {"op": "argmin"}, 9, None, lambda: float(INTS.min())),
-    ("reduce-axis", 3, "reduce", {"x": INTS.astype(np.float64)}, {"op": "sum", "axis": 1}, 31,
+    ("reduce-axis", 1, "reduce", {"x": INTS.astype(np.float64)}, {"op": "sum", "axis": 1}, 31,
      lambda: INTS.astype(np.float64).sum(axis=1), None),
+    # ranges that are not output rows: the ranks' bytes are merged (MPI_BOR) at the end
+    ("reduce-axis-3d", 2, "reduce", {"x": CUBE}, {"op": "max", "axis": 1}, 5, lambda: CUBE.max(axis=1), None),
 ]
 
 
