@@ -2,9 +2,13 @@
 // failed anywhere, and the lowest failing rank is the one that reports it.
 #include "mpi/collective.h"
 
+#include <unistd.h>
+
 #include <climits>
 
 namespace shmpool::mpi {
+
+constexpr useconds_t kIdlePollMicros = 200;  // an idle rank's poll period: small next to a range
 
 int first_failed_rank(MPI_Comm comm, bool ok) {
     int rank = 0;
@@ -14,12 +18,14 @@ int first_failed_rank(MPI_Comm comm, bool ok) {
     return first == INT_MAX ? -1 : first;
 }
 
-std::string broadcast_string(MPI_Comm comm, int root, std::string text) {
-    unsigned long long n = text.size();
-    MPI_Bcast(&n, 1, MPI_UNSIGNED_LONG_LONG, root, comm);
-    text.resize(n);
-    MPI_Bcast(text.data(), static_cast<int>(n), MPI_CHAR, root, comm);
-    return text;
+void idle_barrier(MPI_Comm comm) {
+    MPI_Request request;
+    MPI_Ibarrier(comm, &request);
+    for (int done = 0;;) {
+        MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+        if (done) return;
+        usleep(kIdlePollMicros);
+    }
 }
 
 std::string mpi_error_text(const char* call, const std::string& context, int code) {

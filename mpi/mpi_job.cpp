@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "common/control.h"
+#include "mpi/collective.h"
 
 namespace shmpool::mpi {
 namespace {
@@ -117,6 +118,7 @@ RankWork run_dealt_ranges(const Kernel& kernel, const RunContext& ctx, const Pla
 }
 
 JobOutcome gather_outcome(MPI_Comm comm, const RankWork& work, const PlannedJob& job) {
+    idle_barrier(comm);  // ranks done early wait here without spinning
     std::string all = gather_bytes(comm, pack(work));
     JobOutcome o;
     int rank = 0;

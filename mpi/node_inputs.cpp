@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/npy_file.h"
 #include "common/unique_fd.h"
+#include "mpi/collective.h"
 
 namespace shmpool::mpi {
 namespace {
@@ -74,7 +75,7 @@ std::optional<JobError> NodeInputs::load() {
         }
     }
     for (Window& w : windows_) MPI_Win_sync(w.win);  // the reader's stores before the barrier,
-    MPI_Barrier(node_);
+    idle_barrier(node_);
     for (Window& w : windows_) MPI_Win_sync(w.win);  // the others' loads after it
     return failed;
 }
