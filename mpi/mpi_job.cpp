@@ -103,6 +103,7 @@ RankWork run_dealt_ranges(const Kernel& kernel, const RunContext& ctx, const Pla
         uint64_t begin = job.split.begin(*index), end = job.split.end(*index);
         try {
             if (!run) run = kernel.start(ctx);
+            if (out.rows && out.by_row) out.rows->prepare(begin, end);
             Partial partial = run->reduce(begin, end);
             if (out.file && out.by_row) out.file->write_rows(begin, end, *out.rows);
             if (out.rows && out.by_row) out.rows->release(begin, end);

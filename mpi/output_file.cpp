@@ -1,9 +1,8 @@
-// A job's output: rows the kernel writes into a private mapping, each range sent at once to
-// the .npy file with MPI-IO. The file is written under a temporary name and renamed when whole.
+// A job's output file: each range's rows sent at once to the .npy with MPI-IO (or all ranks'
+// rows merged at the end), written under a temporary name and renamed when whole.
 #include "mpi/output_file.h"
 
 #include <signal.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,28 +28,7 @@ void remove_and_die(int sig) {
     raise(sig);
 }
 
-uint64_t page_size() { return static_cast<uint64_t>(sysconf(_SC_PAGESIZE)); }
-
 }  // namespace
-
-OutputRows::OutputRows(const ArrayMeta& meta)
-    : meta_(meta),
-      bytes_(checked_bytes(meta.shape, meta.dtype)),
-      row_bytes_(meta.shape.row_elems() * dtype_size(meta.dtype)),
-      base_(mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)) {
-    if (base_ == MAP_FAILED)
-        throw Error(ErrorCode::no_space, sys_error_text("mmap", "reserving " + std::to_string(bytes_) +
-                                                                    " bytes for the output's rows", errno));
-}
-
-OutputRows::~OutputRows() { munmap(base_, bytes_); }
-
-void OutputRows::release(uint64_t begin, uint64_t end) {
-    uint64_t page = page_size();
-    uint64_t from = begin * row_bytes_ / page * page;
-    uint64_t to = std::min(bytes_, (end * row_bytes_ + page - 1) / page * page);
-    if (to > from) madvise(static_cast<char*>(base_) + from, to - from, MADV_DONTNEED);
-}
 
 std::string partial_output_path(const std::string& final_path, long pid) {
     size_t slash = final_path.rfind('/');

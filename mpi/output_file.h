@@ -1,5 +1,5 @@
-// A job's output: rows the kernel writes into a private mapping, each range sent at once to
-// the .npy file with MPI-IO. The file is written under a temporary name and renamed when whole.
+// A job's output file: each range's rows sent at once to the .npy with MPI-IO (or all ranks'
+// rows merged at the end), written under a temporary name and renamed when whole.
 #pragma once
 
 #include <mpi.h>
@@ -8,32 +8,10 @@
 #include <optional>
 #include <string>
 
+#include "mpi/output_rows.h"
 #include "worker/kernel.h"
 
 namespace shmpool::mpi {
-
-// Where a kernel writes its rows: a private, lazily backed mapping the size of the whole
-// output. Each range's pages are let go once its rows are in the file, so a rank holds
-// about one range of output at a time.
-class OutputRows {
-public:
-    explicit OutputRows(const ArrayMeta& meta);
-    ~OutputRows();
-    OutputRows(const OutputRows&) = delete;
-    OutputRows& operator=(const OutputRows&) = delete;
-
-    ArrayView view() const { return ArrayView{meta_, base_, base_}; }
-    uint64_t bytes() const { return bytes_; }
-    const char* data() const { return static_cast<const char*>(base_); }
-    uint64_t row_bytes() const { return row_bytes_; }
-    const char* rows(uint64_t begin) const { return static_cast<const char*>(base_) + begin * row_bytes_; }
-    void release(uint64_t begin, uint64_t end);  // the pages holding rows [begin, end)
-
-private:
-    ArrayMeta meta_;
-    uint64_t bytes_, row_bytes_;
-    void* base_;
-};
 
 // The temporary name rank 0 writes `final_path` under: ".NAME.shmpool-mpi-PID.part" beside it.
 std::string partial_output_path(const std::string& final_path, long pid);
