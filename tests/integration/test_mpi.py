@@ -264,9 +264,13 @@ def test_usage_errors_exit_2(workdir):
 
 # --------------------------------------------------------------------------- a rank killed mid-job
 
+# /dev/shm entries that are not MPI's or shmpool-mpi's: daemons' instances, clients' objects,
+# joblib and multiprocessing (other tests and benchmarks may make them while this one runs)
+FOREIGN_SHM = ("shmpool.", "shmpool-client.", "joblib_", "sem.loky", "sem.mp-", "loky-", "psm_")
+
+
 def shm_names():
-    """/dev/shm entries other than shmpool daemons' (other tests' instances may come and go)."""
-    return {n for n in os.listdir("/dev/shm") if not n.startswith("shmpool.")}
+    return {n for n in os.listdir("/dev/shm") if not n.startswith(FOREIGN_SHM)}
 
 
 def rank_pids(mpirun_pid):
