@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <iostream>
 
 #include "client/command.h"
@@ -112,18 +113,13 @@ public:
     int go() {
         auto t0 = Clock::now();
         NodeInputs inputs(node_, p_.files);
-        std::optional<JobError> failed = inputs.load();
-        if (int bad = first_failed_rank(MPI_COMM_WORLD, !failed); bad >= 0)
-            return rank_ == bad ? print_failure(req_, *failed, nullptr) : kExitFailed;
         std::optional<OutputRows> rows;
         std::optional<OutputFile> file;
-        try {
-            open_output(rows, file);
-        } catch (const Error& e) {
-            failed = JobError{e.code(), e.what()};
-        }
-        if (int bad = first_failed_rank(MPI_COMM_WORLD, !failed); bad >= 0)
-            return rank_ == bad ? print_failure(req_, *failed, nullptr) : kExitFailed;
+        // Each step is collective and agreed on before the next, so no rank enters a collective
+        // call that another rank, having failed, skips.
+        if (auto rc = failed_anywhere([&] { inputs.load(); })) return *rc;
+        if (auto rc = failed_anywhere([&] { reserve_rows(rows); })) return *rc;
+        if (auto rc = failed_anywhere([&] { open_file(file); })) return *rc;
         auto t1 = Clock::now();
         RunContext ctx{req_.params, inputs.views(), rows ? rows->view() : ArrayView{}};
         JobOutcome outcome = run_ranges(ctx, rows ? &*rows : nullptr, file ? &*file : nullptr);
@@ -134,10 +130,26 @@ public:
     }
 
 private:
-    void open_output(std::optional<OutputRows>& rows, std::optional<OutputFile>& file) {
-        if (!p_.job.plan.output) return;
-        rows.emplace(*p_.job.plan.output);
-        if (!req_.out) return;
+    // Runs `step` on this rank; when it threw on any rank, the exit status to leave with (the
+    // lowest failed rank prints its error).
+    std::optional<int> failed_anywhere(const std::function<void()>& step) const {
+        std::optional<JobError> failed;
+        try {
+            step();
+        } catch (const Error& e) {
+            failed = JobError{e.code(), e.what()};
+        }
+        int bad = first_failed_rank(MPI_COMM_WORLD, !failed);
+        if (bad < 0) return std::nullopt;
+        return rank_ == bad ? print_failure(req_, *failed, nullptr) : kExitFailed;
+    }
+
+    void reserve_rows(std::optional<OutputRows>& rows) const {
+        if (p_.job.plan.output) rows.emplace(*p_.job.plan.output);
+    }
+
+    void open_file(std::optional<OutputFile>& file) const {
+        if (!p_.job.plan.output || !req_.out) return;
         long pid = getpid();
         MPI_Bcast(&pid, 1, MPI_LONG, 0, MPI_COMM_WORLD);
         file.emplace(MPI_COMM_WORLD, partial_output_path(*req_.out, pid), *p_.job.plan.output);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 
 #include "common/error.h"
 #include "common/npy_file.h"
@@ -65,19 +66,19 @@ NodeInputs::~NodeInputs() {
     }
 }
 
-std::optional<JobError> NodeInputs::load() {
-    std::optional<JobError> failed;
+void NodeInputs::load() {
+    std::optional<Error> failed;
     if (reader_) {
         try {
             for (Window& w : windows_) read_data(w.file, w.base);
         } catch (const Error& e) {
-            failed = JobError{e.code(), e.what()};
+            failed = e;
         }
     }
     for (Window& w : windows_) MPI_Win_sync(w.win);  // the reader's stores before the barrier,
     idle_barrier(node_);
     for (Window& w : windows_) MPI_Win_sync(w.win);  // the others' loads after it
-    return failed;
+    if (failed) throw *failed;
 }
 
 std::map<std::string, ArrayView> NodeInputs::views() const {

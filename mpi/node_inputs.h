@@ -5,11 +5,9 @@
 #include <mpi.h>
 
 #include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
-#include "common/job_reply.h"
 #include "common/npy.h"
 #include "worker/kernel.h"
 
@@ -34,8 +32,8 @@ public:
     NodeInputs& operator=(const NodeInputs&) = delete;
 
     // Collective over `node`: its rank 0 reads every file into its window; the others wait.
-    // Returns the reading rank's error (io_error), if any; other ranks return nullopt.
-    std::optional<JobError> load();
+    // The reading rank then throws Error(io_error) if a file could not be read.
+    void load();
 
     // role -> read-only view of the node's copy; valid until destruction.
     std::map<std::string, ArrayView> views() const;
