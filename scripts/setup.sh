@@ -17,6 +17,7 @@ PACKAGES=(
   clang libclang-rt-14-dev           # libFuzzer targets (scripts/fuzz.sh)
   util-linux                         # setpriv: the security tests run a client as nobody
   python3-matplotlib python3-joblib python3-sklearn python3-distributed  # benchmarks: plots and baselines
+  libopenmpi-dev openmpi-bin         # shmpool-mpi (mpi/): the kernels across MPI ranks and nodes
 )
 
 missing=()

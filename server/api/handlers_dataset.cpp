@@ -9,6 +9,7 @@
 
 #include "common/names.h"
 #include "common/npy.h"
+#include "common/npy_file.h"
 #include "common/npy_tiles.h"
 #include "common/segment.h"
 #include "server/daemon.h"
@@ -19,7 +20,6 @@ namespace shmpool {
 namespace {
 
 constexpr uint64_t kCopyRangeBytes = 16 << 20;  // bytes per range of a copy job
-constexpr size_t kNpyPrefixBytes = 16;
 
 uint64_t copy_chunk(const ArrayMeta& m) {
     uint64_t row = std::max<uint64_t>(1, m.shape.row_elems() * dtype_size(m.dtype));
@@ -55,31 +55,6 @@ void run_copy_job(const Call& c, JobSpec spec, std::function<nlohmann::json(cons
         ErrorCode code = j.state == JobState::failed ? ErrorCode::io_error : j.error->code;
         c.fail(code, j.error ? j.error->message : "copy failed");
     });
-}
-
-std::string read_npy_prefix(int fd, const std::string& path) {
-    std::string buf(kNpyPrefixBytes, '\0');
-    ssize_t n = pread(fd, buf.data(), buf.size(), 0);
-    if (n < 0) throw Error(ErrorCode::io_error, sys_error_text("pread", "reading " + path, errno));
-    buf.resize(static_cast<size_t>(n));
-    size_t need = npy_header_bytes_needed(buf.data(), buf.size());
-    buf.resize(need);
-    n = pread(fd, buf.data(), need, 0);
-    if (n != static_cast<ssize_t>(need)) throw Error(ErrorCode::io_error, "'" + path + "': the .npy header is truncated");
-    return buf;
-}
-
-// The header of the .npy file open as `fd` (`label` names it in errors); the file must be a
-// regular file holding all the data the header announces.
-NpyHeader read_npy_header_fd(int fd, const std::string& label) {
-    struct stat st {};
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw Error(ErrorCode::io_error, label + " is not a regular file");
-    std::string prefix = read_npy_prefix(fd, label);
-    NpyHeader h = parse_npy_header(prefix.data(), prefix.size());
-    if (static_cast<uint64_t>(st.st_size) < h.data_offset + h.data_bytes)
-        throw Error(ErrorCode::io_error, label + " is truncated: " + std::to_string(st.st_size) + " bytes for a " +
-                                             h.shape.to_string() + " array");
-    return h;
 }
 
 // How workers reopen a file the daemon holds open: its /proc/<daemon pid>/fd/N link, valid

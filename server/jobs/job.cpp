@@ -1,8 +1,7 @@
 // A job as the daemon tracks it, and its description in the protocol (docs/protocol.md).
-// One function writes every job reply, so status, wait and submit always agree.
+// One function (common/job_reply.h) writes every job reply, so status, wait and submit agree.
 #include "server/jobs/job.h"
 
-#include <cmath>
 
 namespace shmpool {
 
@@ -21,13 +20,6 @@ std::string_view job_state_name(JobState s) {
 
 namespace {
 
-// JSON has no NaN or infinity: those are sent as the strings "nan", "inf", "-inf".
-nlohmann::json json_number(double v) {
-    if (std::isnan(v)) return "nan";
-    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-    return v;
-}
-
 double seconds_between(Job::Clock::time_point a, Job::Clock::time_point b) {
     return std::chrono::duration<double>(b - a).count();
 }
@@ -39,28 +31,23 @@ nlohmann::json Job::describe() const {
     bool never_started = started == Clock::time_point{};  // waiting, queued, or ended before a slot
     auto ended_or_now = ended_state() ? ended : now;
     auto started_or_end = never_started ? ended_or_now : started;
-    nlohmann::json j = {
-        {"job", id},
-        {"kernel", kernel->name()},
-        {"state", job_state_name(state)},
-        {"rows", rows},
-        {"chunk", chunk},
-        {"ranges", n_ranges},
-        {"ranges_done", ranges_done},
-        {"ranges_requeued", ranges_requeued},
-        {"duplicate_completions", duplicates},
-        {"queued_s", seconds_between(submitted, started_or_end)},
-        {"run_s", never_started ? 0.0 : seconds_between(started, ended_or_now)},
-        {"output", output ? output->describe() : output_info},
-        {"error", nullptr},
-    };
-    if (reduce != ReduceOp::none) {
-        j["reduce"] = reduce_op_name(reduce);
-        j["value"] = reduced ? json_number(reduced->value) : nlohmann::json(nullptr);
-        if (reduced && reduce != ReduceOp::sum && reduce != ReduceOp::mean) j["index"] = reduced->index;
-    }
-    if (error) j["error"] = {{"code", error_code_name(error->code)}, {"message", error->message}};
-    return j;
+    return job_reply_json(JobReport{
+        .id = id,
+        .kernel = kernel->name(),
+        .state = job_state_name(state),
+        .rows = rows,
+        .chunk = chunk,
+        .ranges = n_ranges,
+        .ranges_done = ranges_done,
+        .ranges_requeued = ranges_requeued,
+        .duplicates = duplicates,
+        .queued_s = seconds_between(submitted, started_or_end),
+        .run_s = never_started ? 0.0 : seconds_between(started, ended_or_now),
+        .output = output ? output->describe() : output_info,
+        .reduce = reduce,
+        .reduced = reduced,
+        .error = error,
+    });
 }
 
 }  // namespace shmpool

@@ -14,7 +14,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/job_reply.h"
 #include "server/datasets/dataset_store.h"
+#include "worker/job_plan.h"
 #include "worker/kernel.h"
 
 namespace shmpool {
@@ -34,11 +36,6 @@ struct JobSpec {
     double timeout_s = 0;   // 0: none
     uint64_t owner_session = 0;  // a waiting client whose disconnect cancels the job (0: none)
     uid_t owner_uid = 0;         // the submitting client's uid: its output counts against that uid's quota
-};
-
-struct JobError {
-    ErrorCode code;
-    std::string message;
 };
 
 struct Job {
@@ -74,8 +71,9 @@ struct Job {
         return state != JobState::waiting && state != JobState::queued && state != JobState::running;
     }
     bool has_work() const { return !requeued.empty() || next_range < n_ranges; }
-    uint64_t range_begin(uint64_t index) const { return index * chunk; }
-    uint64_t range_end(uint64_t index) const { return std::min(rows, (index + 1) * chunk); }
+    RangeSplit split() const { return RangeSplit{rows, chunk, n_ranges}; }
+    uint64_t range_begin(uint64_t index) const { return split().begin(index); }
+    uint64_t range_end(uint64_t index) const { return split().end(index); }
     nlohmann::json describe() const;
 };
 

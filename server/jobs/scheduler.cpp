@@ -11,12 +11,7 @@
 namespace shmpool {
 namespace {
 
-constexpr uint64_t kRangesPerWorker = 8;  // automatic chunking: about this many per worker
-
-std::string range_text(const Job& job, uint64_t index) {
-    return "range " + std::to_string(index) + " [" + std::to_string(job.range_begin(index)) + ", " +
-           std::to_string(job.range_end(index)) + ")";
-}
+std::string range_text(const Job& job, uint64_t index) { return job.split().describe(index); }
 
 void count_end(SchedulerMetrics& m, const Job& job) {
     switch (job.state) {
@@ -45,16 +40,12 @@ Scheduler::Scheduler(ctl::Header* control, uint32_t n_workers, DatasetStore& sto
 
 std::vector<std::pair<std::string, DatasetPtr>> Scheduler::resolve_inputs(const Kernel& k,
                                                                           const JobSpec& spec) const {
-    std::vector<std::string> roles = k.roles();
-    for (const auto& kv : spec.inputs)
-        if (std::find(roles.begin(), roles.end(), kv.first) == roles.end())
-            throw Error(ErrorCode::unknown_role, "kernel '" + k.name() + "' takes no input '" + kv.first + "'");
+    std::vector<std::string> given;
+    for (const auto& kv : spec.inputs) given.push_back(kv.first);
+    check_input_roles(k, given);
     std::vector<std::pair<std::string, DatasetPtr>> inputs;
-    for (const auto& role : roles) {
-        auto it = spec.inputs.find(role);
-        if (it == spec.inputs.end())
-            throw Error(ErrorCode::missing_role, "kernel '" + k.name() + "' needs input '" + role + "'");
-        DatasetPtr ds = store_.find(it->second);
+    for (const auto& role : k.roles()) {
+        DatasetPtr ds = store_.find(spec.inputs.at(role));
         if (!ds->sealed && !find_job(ds->producer_job))  // an unsealed job output is waited for
             throw Error(ErrorCode::dataset_busy, "input '" + role + "' (dataset '" + ds->name +
                                                      "') is still being written by job " +
@@ -64,31 +55,16 @@ std::vector<std::pair<std::string, DatasetPtr>> Scheduler::resolve_inputs(const 
     return inputs;
 }
 
-uint64_t Scheduler::checked_range_count(const Plan& plan, uint64_t chunk) const {
-    uint64_t n = plan.rows / chunk + (plan.rows % chunk != 0);
-    if (n > limits_.max_ranges)
-        throw Error(ErrorCode::too_many_ranges, "job would have " + std::to_string(n) + " ranges, over the limit of " +
-                                              std::to_string(limits_.max_ranges) + "; use a larger chunk");
-    return n;
-}
-
 Job& Scheduler::submit(const JobSpec& spec) {
-    const Kernel* kernel = find_kernel(spec.kernel);
-    if (!kernel || (spec.kernel.starts_with('_') && !spec.internal) || (kernel->test_only() && !limits_.test_kernels))
-        throw Error(ErrorCode::unknown_kernel, "no kernel named '" + spec.kernel + "'");
-    if (!spec.params.is_object()) throw Error(ErrorCode::bad_param, "params must be a JSON object");
+    const Kernel* kernel = &requested_kernel(spec.kernel, spec.internal, limits_.test_kernels);
     auto inputs = resolve_inputs(*kernel, spec);
     std::map<std::string, ArrayMeta> metas;
     for (const auto& [role, ds] : inputs) metas.emplace(role, ds->meta);
-    Plan plan = kernel->plan(PlanInput{spec.params, metas});
-    if (plan.rows == 0) throw Error(ErrorCode::bad_param, "the job has no rows to split");
-    if (spec.params.dump().size() >= ctl::kParamsBytes)
-        throw Error(ErrorCode::too_large, "params exceed " + std::to_string(ctl::kParamsBytes) + " bytes of JSON");
-    if (!plan.output && spec.output)
-        throw Error(ErrorCode::bad_request, "kernel '" + spec.kernel + "' writes no output dataset");
-    uint64_t auto_chunk = (plan.rows + kRangesPerWorker * slots_.size() - 1) / (kRangesPerWorker * slots_.size());
-    uint64_t chunk = spec.chunk ? spec.chunk : std::max<uint64_t>(1, auto_chunk);
-    uint64_t n_ranges = checked_range_count(plan, chunk);
+    PlannedJob planned = plan_job(JobRequest{*kernel, spec.params, metas, spec.output.has_value(), spec.chunk,
+                                             slots_.size(), limits_.max_ranges});
+    const Plan& plan = planned.plan;
+    uint64_t chunk = planned.split.chunk;
+    uint64_t n_ranges = planned.split.count;
 
     auto job = std::make_unique<Job>();
     job->id = next_job_id_++;

@@ -15,6 +15,7 @@
 #include "server/jobs/job.h"
 #include "server/jobs/job_index.h"
 #include "server/jobs/metrics.h"
+#include "worker/job_plan.h"
 
 namespace shmpool {
 
@@ -83,7 +84,6 @@ private:
         uint64_t ranges_since_start = 0;
     };
 
-    uint64_t checked_range_count(const Plan& plan, uint64_t chunk) const;
     std::vector<std::pair<std::string, DatasetPtr>> resolve_inputs(const Kernel& k, const JobSpec& spec) const;
     void pump();
     void wait_for_producers(const Job& job);
