@@ -11,15 +11,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/array_meta.h"
+#include "common/array_meta.h"  // ArrayMeta, DType, Shape
 #include "common/partial.h"
 
 namespace shmpool {
-
-struct ArrayMeta {
-    DType dtype = DType::float64;
-    Shape shape;
-};
 
 // A mapped dataset as a kernel sees it. Inputs are read-only; the output is writable.
 struct ArrayView {
