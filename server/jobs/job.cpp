@@ -28,6 +28,16 @@ nlohmann::json json_number(double v) {
     return v;
 }
 
+// A reduced value: an exact JSON integer for integer kinds, else a double (or its name).
+nlohmann::json json_value(const Reduced& r) {
+    switch (r.kind) {
+        case NumberKind::int64: return static_cast<int64_t>(r.integer);
+        case NumberKind::uint64: return r.integer;
+        case NumberKind::real: break;
+    }
+    return json_number(r.value);
+}
+
 double seconds_between(Job::Clock::time_point a, Job::Clock::time_point b) {
     return std::chrono::duration<double>(b - a).count();
 }
@@ -56,7 +66,7 @@ nlohmann::json Job::describe() const {
     };
     if (reduce != ReduceOp::none) {
         j["reduce"] = reduce_op_name(reduce);
-        j["value"] = reduced ? json_number(reduced->value) : nlohmann::json(nullptr);
+        j["value"] = reduced ? json_value(*reduced) : nlohmann::json(nullptr);
         if (reduced && reduce != ReduceOp::sum && reduce != ReduceOp::mean) j["index"] = reduced->index;
     }
     if (error) j["error"] = {{"code", error_code_name(error->code)}, {"message", error->message}};
