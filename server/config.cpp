@@ -333,6 +333,7 @@ LoadedSettings load_settings(int argc, const char* const argv[]) {
     s.config_file = file;
     s.daemon.foreground = cli.foreground;
     s.keep_socket = cli.keep_socket;
+    if (cli.keep_socket && !cli.cleanup) throw SettingsError("command line: --keep-socket goes with --cleanup");
     s.daemon.shutdown_timeout = s.shutdown_timeout.ms();
     s.daemon.cancel_grace = s.cancel_grace.ms();
     s.daemon.worker_stop_grace = s.worker_stop_grace.ms();
