@@ -25,7 +25,7 @@ install(CODE [[
 
 # The client library: headers under include/shmpool/client (they include "client/..."), the
 # static libraries, and the exported targets shmpool::client (and shmpool::common under it).
-install(FILES client/client.h client/client_errors.h client/line_socket.h client/requests.h
+install(FILES client/client.h client/client_errors.h client/job_value.h client/line_socket.h client/requests.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/shmpool/client)
 install(FILES common/unique_fd.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/shmpool/common)
 set_target_properties(shmpool_client PROPERTIES EXPORT_NAME client)

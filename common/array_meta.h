@@ -33,6 +33,12 @@ struct Shape {
     bool operator==(const Shape& o) const;
 };
 
+// What a dataset is, as the daemon stores it and a kernel sees it: its element type and shape.
+struct ArrayMeta {
+    DType dtype = DType::float64;
+    Shape shape;
+};
+
 // A shape of 1..4 dims, each >= 1, whose byte size for `t` fits in `limit`.
 // Throws Error(bad_shape) or Error(too_large) naming the problem.
 Shape make_shape(const uint64_t* dims, int ndim, DType t, uint64_t limit);

@@ -12,7 +12,7 @@
 namespace shmpool::ctl {
 
 constexpr uint32_t kMagic = 0x53504f4c;  // "SPOL"
-constexpr uint32_t kLayoutVersion = 2;
+constexpr uint32_t kLayoutVersion = 3;  // 3: Partial carries exact integers
 constexpr uint32_t kRingSize = 64;       // ranges in flight per worker, at most
 constexpr uint32_t kMaxJobSlots = 256;   // jobs dispatching at once
 constexpr uint32_t kMaxRoles = 4;

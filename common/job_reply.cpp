@@ -12,6 +12,16 @@ nlohmann::json json_number(double v) {
     return v;
 }
 
+// A reduced value: an exact JSON integer for integer kinds, else a double (or its name).
+nlohmann::json json_value(const Reduced& r) {
+    switch (r.kind) {
+        case NumberKind::int64: return static_cast<int64_t>(r.integer);
+        case NumberKind::uint64: return r.integer;
+        case NumberKind::real: break;
+    }
+    return json_number(r.value);
+}
+
 nlohmann::json job_reply_json(const JobReport& r) {
     nlohmann::json j = {
         {"job", r.id},
@@ -30,7 +40,7 @@ nlohmann::json job_reply_json(const JobReport& r) {
     };
     if (r.reduce != ReduceOp::none) {
         j["reduce"] = reduce_op_name(r.reduce);
-        j["value"] = r.reduced ? json_number(r.reduced->value) : nlohmann::json(nullptr);
+        j["value"] = r.reduced ? json_value(*r.reduced) : nlohmann::json(nullptr);
         if (r.reduced && r.reduce != ReduceOp::sum && r.reduce != ReduceOp::mean) j["index"] = r.reduced->index;
     }
     if (r.error) j["error"] = {{"code", error_code_name(r.error->code)}, {"message", r.error->message}};

@@ -13,7 +13,7 @@
 #include "common/job_reply.h"
 #include "mpi/output_file.h"
 #include "mpi/range_dealer.h"
-#include "worker/job_plan.h"
+#include "worker/job_request.h"
 
 namespace shmpool::mpi {
 

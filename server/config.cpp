@@ -148,6 +148,7 @@ void declare_settings(SettingsTable& t, DaemonSettings& s) {
     t.add("cancel-grace", s.cancel_grace, "seconds a worker may keep running a range of an ended job before it is killed");
     t.add("worker-stop-grace", s.worker_stop_grace, "seconds a worker gets after SIGTERM on stop before SIGKILL");
     t.add("log-level", s.log_level, "debug, info, warn or error");
+    t.add("log-file", s.log_file, "append log records to FILE, reopened on SIGHUP (empty: stderr in the foreground, syslog when daemonized)");
     t.add("enable-test-kernels", d.test_kernels, "accept the `fault` kernel (fault tests only)");
     // Security and limits (docs/security.md).
     t.add("allow-users", d.allow_users, "comma list of users (names or uids) that may connect, besides the daemon's own uid and root");
@@ -170,6 +171,8 @@ struct CommandLineOnly {
     std::string config_file;
     std::string check_config_file;
     bool foreground = false;
+    bool cleanup = false;
+    bool keep_socket = false;
 };
 
 void declare_command_line_only(po::options_description& desc, CommandLineOnly& c) {
@@ -177,7 +180,11 @@ void declare_command_line_only(po::options_description& desc, CommandLineOnly& c
         "config", po::value(&c.config_file), "read settings from this INI file (flags override it; default: none)")(
         "check-config", po::value(&c.check_config_file),
         "validate FILE with the flags, print the effective settings and exit (0 valid, 2 not)")(
-        "foreground", po::bool_switch(&c.foreground), "stay in the foreground (for systemd and tests)");
+        "foreground", po::bool_switch(&c.foreground), "stay in the foreground (for systemd and tests)")(
+        "cleanup", po::bool_switch(&c.cleanup),
+        "remove what a dead daemon of --instance left (segments, spares, socket, lock), report it and exit; "
+        "refused while a daemon serves the instance")(
+        "keep-socket", po::bool_switch(&c.keep_socket), "with --cleanup: leave the socket file (systemd's socket unit owns it)");
 }
 
 // Maps each key of a config file to the line that sets it (the last one, where a repeated
@@ -325,6 +332,8 @@ LoadedSettings load_settings(int argc, const char* const argv[]) {
 
     s.config_file = file;
     s.daemon.foreground = cli.foreground;
+    s.keep_socket = cli.keep_socket;
+    if (cli.keep_socket && !cli.cleanup) throw SettingsError("command line: --keep-socket goes with --cleanup");
     s.daemon.shutdown_timeout = s.shutdown_timeout.ms();
     s.daemon.cancel_grace = s.cancel_grace.ms();
     s.daemon.worker_stop_grace = s.worker_stop_grace.ms();
@@ -341,6 +350,8 @@ LoadedSettings load_settings(int argc, const char* const argv[]) {
         loaded.action = SettingsAction::version;
     } else if (vm.count("check-config")) {
         loaded.action = SettingsAction::check_config;
+    } else if (cli.cleanup) {
+        loaded.action = SettingsAction::cleanup;
     }
     return loaded;
 }

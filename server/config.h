@@ -31,10 +31,12 @@ struct DaemonSettings {
     FileMode socket_mode{0660};
     FileMode segment_mode{0600};
     LogLevel log_level = LogLevel::info;
+    std::string log_file;     // empty: stderr in the foreground, syslog when daemonized
+    bool keep_socket = false; // --cleanup: leave the socket file (systemd's socket unit owns it)
     std::string config_file;  // the file read (--config or --check-config); empty: none
 };
 
-enum class SettingsAction { run, help, version, check_config };
+enum class SettingsAction { run, help, version, check_config, cleanup };
 
 struct LoadedSettings {
     SettingsAction action = SettingsAction::run;

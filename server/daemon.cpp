@@ -225,9 +225,12 @@ void Daemon::watch_signals() {
     signals_.add(SIGCHLD);
     signals_.add(SIGTERM);
     signals_.add(SIGINT);
+    if (logging_to_file()) signals_.add(SIGHUP);  // else SIGHUP keeps its default action
     signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
         if (ec) return;
-        if (sig == SIGCHLD) {
+        if (sig == SIGHUP) {
+            reopen_log();
+        } else if (sig == SIGCHLD) {
             pool_->reap();
             // A worker killed between taking the wake-up token (daemon_sleeping 1 -> 0) and
             // writing the eventfd took the token with it: no other worker would ever ring
@@ -237,6 +240,13 @@ void Daemon::watch_signals() {
             begin_shutdown(std::string("received ") + strsignal(sig));
         watch_signals();
     });
+}
+
+// logrotate moved the log file: reopen it here and in every worker.
+void Daemon::reopen_log() {
+    if (!reopen_log_file()) log_error("reopening the log file failed: still writing to the old one");
+    pool_->signal_all(SIGHUP);
+    log_info("reopened the log file (SIGHUP)");
 }
 
 void Daemon::watch_completions() {

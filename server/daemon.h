@@ -88,6 +88,7 @@ private:
     void admit(Session::Socket socket);
     size_t open_sessions();
     void watch_signals();
+    void reopen_log();
     void watch_completions();
     void on_completions();
     void drain_then_stop();

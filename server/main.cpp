@@ -1,6 +1,6 @@
-// shmpoold's entry point: settings (server/config.cpp), optional daemonizing (the parent exits
-// once the daemon serves), then Daemon::run. Exit 0 after a clean stop, 1 when it cannot
-// start, 2 for bad flags or a bad config file.
+// shmpoold's entry point: settings (server/config.cpp), --cleanup of a dead instance, or
+// daemonizing (the parent exits once the daemon serves), then Daemon::run. Exit 0 after a
+// clean stop, 1 when it cannot start (or clean up), 2 for bad flags or a bad config file.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "server/config.h"
 #include "server/daemon.h"
+#include "server/instance_cleanup.h"
 
 using namespace shmpool;
 
@@ -29,9 +30,57 @@ int daemonize() {
     }
     close(fds[0]);
     setsid();
-    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null_fd >= 0) dup2(null_fd, STDIN_FILENO), close(null_fd);
     return fds[1];
+}
+
+void redirect(int target_fd, int flags) {
+    int null_fd = open("/dev/null", flags | O_CLOEXEC);
+    if (null_fd >= 0) dup2(null_fd, target_fd), close(null_fd);
+}
+
+// Points the standard descriptors where a service's belong, before any worker forks (they
+// inherit them): stdin and stdout at /dev/null; records to the log file, or to syslog when
+// daemonized (stderr at /dev/null). Until ready, records are also copied to the caller's
+// stderr, so start-up errors still reach the terminal. Throws Error for an unusable log file.
+void route_log(const DaemonSettings& s) {
+    bool daemonized = !s.daemon.foreground;
+    if (!daemonized && s.log_file.empty()) return;
+    start_log_echo(fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3));
+    if (daemonized) redirect(STDIN_FILENO, O_RDONLY), redirect(STDOUT_FILENO, O_WRONLY);
+    if (!s.log_file.empty()) return log_to_file(s.log_file);
+    redirect(STDERR_FILENO, O_WRONLY);
+    log_to_syslog();
+}
+
+int run_daemon(const DaemonSettings& settings) {
+    int ready_fd = settings.daemon.foreground ? -1 : daemonize();
+    try {
+        route_log(settings);
+        Daemon daemon(settings.daemon);
+        return daemon.run([ready_fd] {
+            end_log_echo();  // before the parent exits: the caller's pipe is then released
+            if (ready_fd < 0) return;
+            char ok = 1;
+            if (write(ready_fd, &ok, 1) != 1) log_warn("could not tell the launching shell that the daemon is ready");
+            close(ready_fd);
+        });
+    } catch (const std::exception& e) {
+        log_error(std::string("cannot start: ") + e.what());
+        return 1;
+    }
+}
+
+int run_cleanup(const DaemonSettings& s) {
+    try {
+        auto removed = cleanup_instance(CleanupRequest{s.daemon.instance, s.daemon.socket, s.keep_socket});
+        for (const auto& path : removed) std::cout << "removed " << path << "\n";
+        std::cout << "instance '" << s.daemon.instance << "': removed " << removed.size() << " leftover"
+                  << (removed.size() == 1 ? "" : "s") << "\n";
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "shmpoold: cannot clean up instance '" << s.daemon.instance << "': " << e.what() << "\n";
+        return 1;
+    }
 }
 
 }  // namespace
@@ -51,25 +100,9 @@ int main(int argc, char** argv) {
             std::cout << "# " << loaded.settings.config_file << " is valid; effective settings:\n"
                       << describe_settings(loaded.settings);
             return 0;
+        case SettingsAction::cleanup: return run_cleanup(loaded.settings);
         case SettingsAction::run: break;
     }
     set_log_level(loaded.settings.log_level);
-    const DaemonOptions& options = loaded.settings.daemon;
-    int ready_fd = -1;
-    if (!options.foreground) ready_fd = daemonize();
-    try {
-        Daemon daemon(options);
-        return daemon.run([ready_fd] {
-            if (ready_fd < 0) return;
-            char ok = 1;
-            if (write(ready_fd, &ok, 1) != 1) log_warn("could not tell the launching shell that the daemon is ready");
-            close(ready_fd);
-        });
-    } catch (const Error& e) {
-        log_error(std::string("cannot start: ") + e.what());
-        return 1;
-    } catch (const std::exception& e) {
-        log_error(std::string("cannot start: ") + e.what());
-        return 1;
-    }
+    return run_daemon(loaded.settings);
 }

@@ -79,6 +79,7 @@ void WorkerPool::spawn(uint32_t slot) {
 
 void WorkerPool::become_worker(uint32_t slot) {
     reset_signals();
+    log_after_fork();
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != daemon_pid_) _exit(0);  // the daemon died before PDEATHSIG was armed
     std::string title = "shmpool-w" + std::to_string(slot);
@@ -158,6 +159,11 @@ void WorkerPool::kill_worker(uint32_t slot, const std::string& why) {
     if (s.state != State::running) return;
     log_warn("killing worker " + std::to_string(slot) + " (pid " + std::to_string(s.pid) + "): " + why);
     kill(s.pid, SIGKILL);
+}
+
+void WorkerPool::signal_all(int sig) {
+    for (auto& s : slots_)
+        if (s.state == State::running) kill(s.pid, sig);
 }
 
 void WorkerPool::stop_all(std::chrono::milliseconds grace, std::function<void()> done) {

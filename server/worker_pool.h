@@ -36,6 +36,8 @@ public:
     void recycle(uint32_t slot);
     // SIGKILL, for a worker stuck on a range of a job that has ended.
     void kill_worker(uint32_t slot, const std::string& why);
+    // Sends `sig` to every running worker (SIGHUP: reopen the log file).
+    void signal_all(int sig);
 
 private:
     enum class State { empty, running, respawn_wait, stopping };

@@ -11,15 +11,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/array_meta.h"
+#include "common/array_meta.h"  // ArrayMeta, DType, Shape
+#include "common/job_plan.h"    // Plan, PlanInput (the daemon's side of a kernel)
 #include "common/partial.h"
 
 namespace shmpool {
-
-struct ArrayMeta {
-    DType dtype = DType::float64;
-    Shape shape;
-};
 
 // A mapped dataset as a kernel sees it. Inputs are read-only; the output is writable.
 struct ArrayView {
@@ -29,18 +25,6 @@ struct ArrayView {
 
     template <class T> const T* as() const { return static_cast<const T*>(data); }
     template <class T> T* out() const { return static_cast<T*>(writable); }
-};
-
-// What the daemon knows when it plans a job.
-struct PlanInput {
-    const nlohmann::json& params;
-    const std::map<std::string, ArrayMeta>& inputs;  // role -> meta, every declared role present
-};
-
-struct Plan {
-    std::optional<ArrayMeta> output;  // none: the kernel writes no dataset
-    uint64_t rows = 0;                // the index space [0, rows) split into ranges
-    ReduceOp reduce = ReduceOp::none; // how the daemon combines the ranges' partials
 };
 
 // What a worker hands a kernel for one job; valid for the whole job.

@@ -136,7 +136,7 @@ public:
         shmpool_partial p{0, 0, -1, 0};
         message_[0] = '\0';
         check("run", desc_.run(state_, begin, end, &p, message_, sizeof message_));
-        return Partial{p.value, p.compensation, p.index, p.count};
+        return Partial{.value = p.value, .compensation = p.compensation, .index = p.index, .count = p.count};  // plugins: real
     }
 
 private:

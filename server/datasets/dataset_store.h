@@ -10,11 +10,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/array_meta.h"
 #include "common/control.h"
 #include "common/segment.h"
 #include "server/datasets/spare_segments.h"
 #include "server/datasets/uid_quota.h"
-#include "worker/kernel.h"
 
 namespace shmpool {
 

@@ -16,7 +16,7 @@
 #include "common/error.h"
 #include "common/job_reply.h"
 #include "server/datasets/dataset_store.h"
-#include "worker/job_plan.h"
+#include "worker/job_request.h"
 #include "worker/kernel.h"
 
 namespace shmpool {

@@ -15,7 +15,7 @@
 #include "server/jobs/job.h"
 #include "server/jobs/job_index.h"
 #include "server/jobs/metrics.h"
-#include "worker/job_plan.h"
+#include "worker/job_request.h"
 
 namespace shmpool {
 

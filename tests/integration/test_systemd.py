@@ -65,6 +65,7 @@ def test_units_verify_and_are_hardened(workdir):
     s = unit_settings(service)
     assert s["Type"] == ["notify"] and s["KillMode"] == ["mixed"], s
     assert "--foreground" in s["ExecStart"][0] and "--config" in s["ExecStart"][0], s["ExecStart"]
+    assert s["ExecStopPost"] == [s["ExecStart"][0].replace("--foreground", "--cleanup --keep-socket")], s
     assert s["RuntimeDirectory"] == ["shmpool"] and s["RuntimeDirectoryPreserve"] == ["yes"], s
     assert s["RestrictAddressFamilies"] == ["AF_UNIX"], s
     assert unit_settings(sock)["ListenStream"][0].startswith("/run/shmpool/"), "socket path"

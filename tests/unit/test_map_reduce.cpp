@@ -226,6 +226,21 @@ bool close_to(double got, double want, double rel) {
     return got == want || std::fabs(got - want) <= rel * std::fabs(want);
 }
 
+// NumPy's integer results, exact: sums wrap modulo 2^64 in an int64 accumulator (uint64 for
+// unsigned inputs), and a min or max is one of the elements.
+template <class T>
+void check_exact_integer(const std::string& op, const std::vector<T>& x, const RefResult& want, const Reduced& got) {
+    if (op == "sum") {
+        uint64_t wrapped = 0;
+        for (T v : x) wrapped += uint64_t(int64_t(v));
+        CHECK(got.kind == (std::is_unsigned_v<T> ? NumberKind::uint64 : NumberKind::int64));
+        CHECK(got.integer == wrapped);
+        return;
+    }
+    CHECK(got.kind == NumberKind::int64);
+    CHECK(int64_t(got.integer) == int64_t(x[uint64_t(want.index)]));
+}
+
 template <class T>
 void check_whole(const std::string& op, const std::vector<T>& x, const std::vector<uint64_t>& dims) {
     RefResult want = reference_reduce(op, x.data(), x.size());
@@ -238,7 +253,8 @@ void check_whole(const std::string& op, const std::vector<T>& x, const std::vect
         REQUIRE(reduce_op_name(job.plan().reduce) == op);
         Reduced got = job.reduce_all(chunk, unsigned(chunk));
         CHECK(got.count == x.size());
-        CHECK(close_to(got.value, want.value, 1e-14));
+        if (std::is_floating_point_v<T> || op == "mean") CHECK(close_to(got.as_double(), want.value, 1e-14));
+        else check_exact_integer(op, x, want, got);
         if (op != "sum" && op != "mean") CHECK(got.index == want.index);
     }
 }
@@ -391,17 +407,62 @@ TEST_CASE("reduce sums: compensated, inf and NaN as IEEE, exact integers", "[red
     std::vector<double> huge(16, 1.5e308);
     CHECK(range_partial("sum", huge, 0, 16).value == INFINITY);  // overflow, as NumPy
 
-    // int64 sums beyond 2^63: exact inside a range, value + compensation carry all the bits
+    // int64 sums beyond 2^63 wrap modulo 2^64 as NumPy's int64 accumulator, exact to the bit
     constexpr int64_t big = (int64_t(1) << 62) + 1;
     std::vector<int64_t> ints = {big, big, big, big, 3};
     Job job("reduce", {{"x", input_of(ints, {5}, DType::int64)}}, {{"op", "sum"}});
     Partial p = job.start()->reduce(0, 5);
-    CHECK(p.value == 0x1p64);
-    CHECK(p.compensation == 7.0);
+    CHECK(p.kind == NumberKind::int64);
+    CHECK(p.integer == 7);
     // along an axis the int64 output wraps modulo 2^64 as NumPy's
     Job wrap("reduce", {{"x", input_of(ints, {5, 1}, DType::int64)}}, {{"op", "sum"}, {"axis", 0}});
     wrap.run_all(1);
     CHECK(wrap.output_as<int64_t>() == std::vector<int64_t>{7});
+}
+
+TEST_CASE("reduce of integers at the edges: exact extremes, sums wrapping as NumPy's", "[reduce]") {
+    constexpr int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
+    constexpr int64_t p53 = int64_t(1) << 53;
+    std::vector<std::vector<int64_t>> cases = {
+        {p53 + 1, 0}, {0, p53 + 1, p53}, {-p53 - 1, -p53, p53 - 1}, {lo, hi, 0, -1}, {hi, hi, hi}, {lo, lo, 5},
+        {int64_t(1) << 62, (int64_t(1) << 62) - 1, 3}};
+    for (const auto& x : cases)
+        for (const auto& op : kReduceOps) check_whole(op, x, {x.size()});
+    std::vector<int32_t> i32 = {std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::min(), -7,
+                                std::numeric_limits<int32_t>::max()};
+    for (const auto& op : kReduceOps) check_whole(op, i32, {4});
+    std::vector<uint8_t> u8(1000, 255);  // 255000: beyond uint8, a uint64 as NumPy's
+    u8[500] = 0;
+    for (const auto& op : kReduceOps) check_whole(op, u8, {10, 100});
+}
+
+TEST_CASE("combine_partials: integer kinds exact in range order, disagreeing kinds as doubles", "[reduce]") {
+    constexpr int64_t hi = std::numeric_limits<int64_t>::max();
+    std::vector<Partial> sums = {Partial::of_int64(hi, 1), Partial::of_int64(hi, 1), Partial::of_int64(4, 1)};
+    Reduced sum = combine_partials(ReduceOp::sum, sums);
+    CHECK(sum.kind == NumberKind::int64);
+    CHECK(int64_t(sum.integer) == 2);  // 2^64 + 2 wraps
+    CHECK(sum.count == 3);
+    Reduced mean = combine_partials(ReduceOp::mean, sums);  // a mean is real, from the exact parts
+    CHECK(mean.kind == NumberKind::real);
+    CHECK(mean.value == (2.0 * double(hi) + 4.0) / 3.0);
+    auto at = [](Partial p, int64_t index) { return p.index = index, p; };
+    std::vector<Partial> maxima = {at(Partial::of_int64((int64_t(1) << 53) + 1, 2), 1),
+                                   at(Partial::of_int64(int64_t(1) << 53, 2), 2), at(Partial::of_int64((int64_t(1) << 53) + 1, 2), 4)};
+    Reduced best = combine_partials(ReduceOp::max, maxima);
+    CHECK(best.kind == NumberKind::int64);
+    CHECK(int64_t(best.integer) == (int64_t(1) << 53) + 1);
+    CHECK(best.index == 1);  // ties to the lowest index, though the doubles of all three are equal
+    maxima.push_back(Partial{.value = 1e300, .index = 7, .count = 1});
+    Reduced mixed = combine_partials(ReduceOp::max, maxima);
+    CHECK(mixed.kind == NumberKind::real);
+    CHECK(mixed.value == 1e300);
+    std::vector<Partial> unsigned_sums = {Partial::of_uint64(uint64_t(1) << 63, 1), Partial::of_uint64(uint64_t(1) << 63, 1),
+                                          Partial::of_uint64(9, 1)};
+    Reduced u = combine_partials(ReduceOp::sum, unsigned_sums);
+    CHECK(u.kind == NumberKind::uint64);
+    CHECK(u.integer == 9);
+    CHECK(u.as_double() == 9.0);
 }
 
 TEST_CASE("reduce sum gives the same value for any chunking", "[reduce]") {

@@ -83,22 +83,40 @@ public:
 
     Partial reduce(uint64_t begin, uint64_t end) override {
         kernels::require_range(begin, end, rows_);
-        Partial part;
-        part.count = (end - begin) * row_;
-        if (part.count == 0) return part;
+        uint64_t count = (end - begin) * row_;
         const T* p = x_ + begin * row_;
-        if (op_ == ReduceOp::sum || op_ == ReduceOp::mean) {
-            loops::SumParts sum = loops::span_sum(p, part.count);
-            part.value = sum.value, part.compensation = sum.comp;
-            return part;
-        }
-        auto best = wants_max(op_) ? loops::span_extreme<true>(p, part.count) : loops::span_extreme<false>(p, part.count);
-        part.value = double(best.value);
-        part.index = int64_t(begin * row_ + best.index);
+        if (op_ == ReduceOp::sum || op_ == ReduceOp::mean) return sum_partial(p, count);
+        Partial part = count ? extreme_partial(p, count) : Partial{};
+        if (count) part.index = int64_t(begin * row_) + part.index;
+        part.count = count;
         return part;
     }
 
 private:
+    // NumPy's sum: integers wrap modulo 2^64 in an int64 (uint64 for unsigned) accumulator;
+    // floats and every mean are compensated doubles (an integer mean's parts are exact).
+    Partial sum_partial(const T* p, uint64_t count) const {
+        if constexpr (!std::is_floating_point_v<T>) {
+            if (op_ == ReduceOp::sum) {
+                auto wrapped = static_cast<uint64_t>(loops::int_sum(p, count));
+                return std::is_unsigned_v<T> ? Partial::of_uint64(wrapped, count)
+                                             : Partial::of_int64(static_cast<int64_t>(wrapped), count);
+            }
+        }
+        loops::SumParts sum = loops::span_sum(p, count);
+        return Partial{.value = sum.value, .compensation = sum.comp, .count = count};
+    }
+
+    // The extreme of p[0..count) and its index in the range; integers exact (kind int64).
+    Partial extreme_partial(const T* p, uint64_t count) const {
+        auto best = wants_max(op_) ? loops::span_extreme<true>(p, count) : loops::span_extreme<false>(p, count);
+        Partial part;
+        if constexpr (std::is_floating_point_v<T>) part.value = double(best.value);
+        else part = Partial::of_int64(int64_t(best.value), 0);
+        part.index = int64_t(best.index);
+        return part;
+    }
+
     ReduceOp op_;
     const T* x_;
     uint64_t rows_, row_;

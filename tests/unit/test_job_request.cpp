@@ -1,11 +1,11 @@
-// Unit tests of worker/job_plan: the checks and range split the daemon's scheduler and
+// Unit tests of worker/job_request: the checks and range split the daemon's scheduler and
 // shmpool-mpi share (ragged last ranges, automatic chunks, refusals with stable codes).
 #include <catch2/catch.hpp>
 
 #include <functional>
 
 #include "common/error.h"
-#include "worker/job_plan.h"
+#include "worker/job_request.h"
 
 using namespace shmpool;
 

@@ -1,6 +1,6 @@
 // Checking a job request against its kernel and splitting its rows into ranges: the one code
 // path the daemon's scheduler and shmpool-mpi share, so both accept, refuse and split alike.
-#include "worker/job_plan.h"
+#include "worker/job_request.h"
 
 #include "common/control.h"
 #include "common/error.h"
