@@ -30,7 +30,7 @@ ErrorCode code_of(const std::function<void()>& fn) {
 
 }  // namespace
 
-TEST_CASE("a range split covers every row once, the last range ragged", "[job_plan]") {
+TEST_CASE("a range split covers every row once, the last range ragged", "[job_request]") {
     RangeSplit s{103, 10, 11};
     uint64_t next = 0;
     for (uint64_t i = 0; i < s.count; ++i) {
@@ -42,7 +42,7 @@ TEST_CASE("a range split covers every row once, the last range ragged", "[job_pl
     CHECK(s.describe(10) == "range 10 [100, 103)");
 }
 
-TEST_CASE("plan_job splits as asked, or about 8 ranges per worker", "[job_plan]") {
+TEST_CASE("plan_job splits as asked, or about 8 ranges per worker", "[job_request]") {
     const Kernel& k = requested_kernel("euclidean", false, false);
     nlohmann::json params = nlohmann::json::object();
     std::map<std::string, ArrayMeta> in{{"X", matrix(1000, 4)}, {"Y", matrix(7, 4)}};
@@ -56,7 +56,7 @@ TEST_CASE("plan_job splits as asked, or about 8 ranges per worker", "[job_plan]"
     CHECK(automatic.split.count == 24);
 }
 
-TEST_CASE("requests are refused with the daemon's codes", "[job_plan]") {
+TEST_CASE("requests are refused with the daemon's codes", "[job_request]") {
     nlohmann::json params = nlohmann::json::object();
     std::map<std::string, ArrayMeta> in{{"X", matrix(1000, 4)}, {"Y", matrix(7, 4)}};
     const Kernel& k = requested_kernel("euclidean", false, false);
