@@ -45,10 +45,12 @@ nlohmann::json worker_totals(const WorkerPool& pool) {
     return {{"count", workers.size()}, {"alive", pool.alive()}, {"restarts", restarts}};
 }
 
-// Compact descriptions of the jobs that have not ended, for `shmpool top`.
-nlohmann::json active_jobs(const Scheduler& scheduler) {
+// Compact descriptions of the jobs that have not ended, for `shmpool top`: only the client's
+// own, unless it is an admin (others' kernels and progress are theirs).
+nlohmann::json active_jobs(const Call& c) {
     nlohmann::json list = nlohmann::json::array();
-    for (const Job* job : scheduler.unended_jobs()) {
+    for (const Job* job : c.daemon->scheduler().unended_jobs()) {
+        if (!c.access().may_follow_job(c.peer(), job->owner_uid)) continue;
         nlohmann::json d = job->describe();
         list.push_back({{"job", d["job"]},
                         {"kernel", d["kernel"]},
@@ -71,7 +73,7 @@ void handle_stats(const Call& c) {
           {"datasets", dataset_totals(c.daemon->store())},
           {"workers", worker_totals(c.daemon->pool())},
           {"job_latency_s", m.job_latency_s.to_json()},
-          {"active_jobs", active_jobs(scheduler)}});
+          {"active_jobs", active_jobs(c)}});
 }
 
 void handle_kernels(const Call& c) {

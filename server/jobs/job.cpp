@@ -42,6 +42,7 @@ nlohmann::json Job::describe() const {
     nlohmann::json j = {
         {"job", id},
         {"kernel", kernel->name()},
+        {"owner_uid", owner_uid},
         {"state", job_state_name(state)},
         {"rows", rows},
         {"chunk", chunk},

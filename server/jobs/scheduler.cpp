@@ -54,7 +54,7 @@ std::vector<std::pair<std::string, DatasetPtr>> Scheduler::resolve_inputs(const 
         auto it = spec.inputs.find(role);
         if (it == spec.inputs.end())
             throw Error(ErrorCode::missing_role, "kernel '" + k.name() + "' needs input '" + role + "'");
-        DatasetPtr ds = store_.find(it->second);
+        DatasetPtr ds = store_.find(it->second, spec.owner_uid);
         if (!ds->sealed && !find_job(ds->producer_job))  // an unsealed job output is waited for
             throw Error(ErrorCode::dataset_busy, "input '" + role + "' (dataset '" + ds->name +
                                                      "') is still being written by job " +
@@ -110,6 +110,7 @@ Job& Scheduler::submit(const JobSpec& spec) {
     job->params = spec.params;
     job->timeout_s = spec.timeout_s;
     job->owner_session = spec.owner_session;
+    job->owner_uid = spec.owner_uid;
     job->inputs = std::move(inputs);
     job->rows = plan.rows;
     job->chunk = chunk;
@@ -476,7 +477,7 @@ void Scheduler::finish(Job& job, JobState state, std::optional<JobError> error) 
             store_.seal(*job.output);
             job.output_info = job.output->info();
         } else {
-            store_.erase(job.output->name, /*force=*/true);
+            store_.erase(job.output->owner_uid, job.output->name, /*force=*/true);
         }
         job.output.reset();  // a finished job must not keep a deleted dataset's segment alive
     }

@@ -1,0 +1,34 @@
+// How a request names a dataset: "X" in the client's own namespace, "<user>/X" in another's
+// (docs/protocol.md, "Dataset names"). Reading and creating ask the access policy.
+#include "server/api/dataset_lookup.h"
+
+#include "common/names.h"
+#include "server/daemon.h"
+
+namespace shmpool {
+
+DatasetName parse_dataset_name(const std::string& asked, uid_t caller) {
+    size_t slash = asked.find('/');
+    if (slash == std::string::npos) return {caller, asked};
+    std::string user = asked.substr(0, slash), name = asked.substr(slash + 1);
+    if (user.empty() || name.find('/') != std::string::npos)
+        throw Error(ErrorCode::bad_name, "'" + asked + "': another user's dataset is named '<user or uid>/<name>'");
+    check_dataset_name(name);
+    return {resolve_user(user, "dataset name"), name};
+}
+
+DatasetPtr find_readable(const Call& c, const std::string& asked) {
+    DatasetName n = parse_dataset_name(asked, c.peer().uid);
+    DatasetPtr ds = c.daemon->store().find(n.owner_uid, n.name);
+    c.access().require_read(c.peer(), *ds, asked);
+    return ds;
+}
+
+std::string name_to_create(const Call& c, const std::string& asked) {
+    DatasetName n = parse_dataset_name(asked, c.peer().uid);
+    c.access().require_own_namespace(c.peer(), n.owner_uid, asked);
+    check_dataset_name(n.name);
+    return n.name;
+}
+
+}  // namespace shmpool
