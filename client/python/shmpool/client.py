@@ -97,8 +97,8 @@ class Client:
     def _put_shm(self, name, array, dtype):
         temp = TempObject(array, dtype)
         try:
-            return self._call_with_fd("dataset.put", temp.fd, name=name, fd=True, dtype=dtype.name,
-                                      shape=list(array.shape))
+            return self._call_with_fd("dataset.put", temp.fd, {"name": name, "fd": True, "dtype": dtype.name,
+                                                               "shape": list(array.shape)})
         finally:
             temp.close()
 
@@ -183,10 +183,10 @@ class Client:
 
     def _call(self, verb, **args):
         """One request; its result, or the ShmpoolError of its error."""
-        return self._call_with_fd(verb, None, **args)
+        return self._call_with_fd(verb, None, args)
 
-    def _call_with_fd(self, verb, fd, **args):
-        """_call with descriptor fd (None: none) passed on the request."""
+    def _call_with_fd(self, verb, fd, args):
+        """_call of a dict of args, with descriptor fd (None: none) passed on the request."""
         reply = self._conn.call(verb, args, self.timeout, fds=() if fd is None else (fd,))
         if reply.get("ok") is True:
             return reply.get("result", {})
