@@ -349,3 +349,53 @@ def test_files_in_allow_dir_the_client_could_not_open_are_refused(daemon_factory
     assert np.array_equal(np.load(saved), data) and os.stat(saved).st_uid == OWNER
     assert [ds["name"] for ds in requests_as(OWNER, d, [{"verb": "dataset.list"}])[0]["result"]["datasets"]] == ["d"]
     assert not [n for n in os.listdir(d.workdir) if ".tmp-" in n], "a refused save left a temporary file"
+
+
+# --------------------------------------------------------------------------- clients
+
+_PY_SHARE = r"""
+import json, sys
+import numpy as np, shmpool
+with shmpool.Client(socket=sys.argv[1]) as c:
+    ds = c.put("PY", np.arange(5000.0))  # large enough for the memfd path, not inline
+    shared = c.share(ds, users=[int(sys.argv[2])])
+    print(json.dumps({"ref": ds.ref, "shares": shared.shares}))
+"""
+
+_PY_READ = r"""
+import json, sys
+import shmpool
+with shmpool.Client(socket=sys.argv[1]) as c:
+    out = {"sum": float(c.get(sys.argv[2]).sum())}
+    try:
+        c.delete(sys.argv[2])
+    except shmpool.NotOwner as e:
+        out["delete"] = e.code
+    print(json.dumps(out))
+"""
+
+
+def cli_as(uid, daemon, *args):
+    argv = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups", h.SHMPOOL_CLI,
+            "--socket", daemon.socket_path] + list(args)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd="/")
+
+
+@pytest.mark.time_limit(60)
+def test_python_client_and_cli_share_and_unshare(daemon_factory):
+    d = strangers_daemon(daemon_factory)
+    got = json.loads(run_as(OWNER, _PY_SHARE, d.socket_path, str(OTHER)))
+    assert got == {"ref": "%d/PY" % OWNER, "shares": {"users": [OTHER], "groups": [], "all": False}}
+    read = json.loads(run_as(OTHER, _PY_READ, d.socket_path, got["ref"]))
+    assert read == {"sum": float(np.arange(5000.0).sum()), "delete": "not_owner"}
+    res = cli_as(OWNER, d, "unshare", "PY")
+    assert res.returncode == 0 and "PY: private" in res.stdout, res
+    assert cli_as(OTHER, d, "info", got["ref"]).returncode != 0
+    res = cli_as(OWNER, d, "share", "PY", "--all")
+    assert res.returncode == 0 and "every allowed user" in res.stdout, res
+    listed = cli_as(OTHER, d, "ls")
+    assert listed.returncode == 0 and got["ref"] in listed.stdout, listed
+    res = cli_as(OTHER, d, "share", got["ref"], "--with", "nobody")
+    assert res.returncode != 0 and "not_owner" in res.stderr, res
+    res = cli_as(OTHER, d, "shutdown")
+    assert res.returncode != 0 and "not_admin" in res.stderr, res
