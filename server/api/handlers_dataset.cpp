@@ -284,13 +284,14 @@ struct SaveTarget {
         tmp = target.name + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
     }
     // Creates the temporary file with `header` and all its bytes allocated; leaves nothing on error.
-    // A root daemon gives it to the client (`owner`), which could have created it itself.
+    // A root daemon gives it to the client (`owner`), which could have created it itself; a
+    // daemon run as its own user (the service) lets the directory's group read it.
     void create(const std::string& header, uint64_t data_bytes, const PeerCred& owner) {
         int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
         file = UniqueFd(openat(target.dir.get(), tmp.c_str(), flags, 0644));
         if (!file) throw Error(ErrorCode::io_error, sys_error_text("openat", "creating " + where(), errno));
         int err = 0;
-        if (geteuid() == 0 && fchown(file.get(), owner.uid, owner.gid) != 0) err = errno;
+        if (geteuid() == 0 ? fchown(file.get(), owner.uid, owner.gid) != 0 : fchmod(file.get(), 0640) != 0) err = errno;
         if (!err && pwrite(file.get(), header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()))
             err = errno ? errno : EIO;
         if (!err) err = posix_fallocate(file.get(), 0, static_cast<off_t>(header.size() + data_bytes));
