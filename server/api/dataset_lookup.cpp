@@ -7,16 +7,6 @@
 
 namespace shmpool {
 
-DatasetName parse_dataset_name(const std::string& asked, uid_t caller) {
-    size_t slash = asked.find('/');
-    if (slash == std::string::npos) return {caller, asked};
-    std::string user = asked.substr(0, slash), name = asked.substr(slash + 1);
-    if (user.empty() || name.find('/') != std::string::npos)
-        throw Error(ErrorCode::bad_name, "'" + asked + "': another user's dataset is named '<user or uid>/<name>'");
-    check_dataset_name(name);
-    return {resolve_user(user, "dataset name"), name};
-}
-
 DatasetPtr find_readable(const Call& c, const std::string& asked) {
     DatasetName n = parse_dataset_name(asked, c.peer().uid);
     DatasetPtr ds = c.daemon->store().find(n.owner_uid, n.name);

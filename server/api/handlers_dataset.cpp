@@ -14,7 +14,7 @@
 #include "server/datasets/inline_data.h"
 #include "server/api/dataset_lookup.h"
 #include "server/api/router.h"
-#include "server/api/share_list.h"
+#include "server/api/request_names.h"
 
 namespace shmpool {
 namespace {

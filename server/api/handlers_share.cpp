@@ -1,27 +1,11 @@
-// Handlers of dataset.share and dataset.unshare, and the share lists they (and put) take:
-// only a dataset's owner (or an admin) changes who may read it; a share moves no bytes.
-#include "server/api/share_list.h"
-
+// Handlers of dataset.share and dataset.unshare: only a dataset's owner (or an admin) changes
+// who may read it (server/api/request_names.h parses the lists); a share moves no bytes.
 #include "server/api/dataset_lookup.h"
-#include "server/api/peer_access.h"
+#include "server/api/request_names.h"
 #include "server/daemon.h"
 
 namespace shmpool {
 namespace {
-
-constexpr size_t kMaxShareTargets = 1024;
-
-void apply_one(DatasetShares& shares, const std::string& target, bool add) {
-    if (target == "*") {
-        shares.all = add;
-    } else if (target.starts_with('@')) {
-        gid_t g = resolve_group(target.substr(1), "share");
-        add ? (void)shares.groups.insert(g) : (void)shares.groups.erase(g);
-    } else {
-        uid_t u = resolve_user(target, "share");
-        add ? (void)shares.users.insert(u) : (void)shares.users.erase(u);
-    }
-}
 
 // The dataset a share or unshare names, which the client must own (or be an admin).
 DatasetPtr owned_dataset(const Call& c, std::string_view action) {
@@ -31,19 +15,6 @@ DatasetPtr owned_dataset(const Call& c, std::string_view action) {
 }
 
 }  // namespace
-
-void apply_share_list(DatasetShares& shares, const nlohmann::json& list, bool add) {
-    if (!list.is_array() || list.size() > kMaxShareTargets)
-        throw Error(ErrorCode::bad_request, "a share list is an array of at most 1024 strings: "
-                                            "\"user\", \"uid\", \"@group\", \"@gid\" or \"*\" (everyone allowed)");
-    DatasetShares changed = shares;  // all or nothing: an unknown name changes no share
-    for (const auto& item : list) {
-        if (!item.is_string() || item.get<std::string>().empty())
-            throw Error(ErrorCode::bad_request, "a share target must be a non-empty string");
-        apply_one(changed, item.get<std::string>(), add);
-    }
-    shares = std::move(changed);
-}
 
 // {"name": X, "with": [targets]}: X may be read by them too (read-only).
 void handle_dataset_share(const Call& c) {
