@@ -98,6 +98,15 @@ void AccessPolicy::require_dir_access(const PeerCred& peer, const struct stat& s
                                                       " this directory itself");
 }
 
+void AccessPolicy::require_may_replace(const PeerCred& peer, const struct stat& dir, const struct stat& target,
+                                       const std::string& label) const {
+    bool sticky = (dir.st_mode & S_ISVTX) && peer.uid != 0 && target.st_uid != peer.uid && dir.st_uid != peer.uid;
+    if (sticky)
+        throw Error(ErrorCode::permission_denied, label + ": " + uid_text(peer) + " may not replace uid " +
+                                                      std::to_string(target.st_uid) + "'s file in a sticky directory");
+    if (!S_ISLNK(target.st_mode)) require_file_access(peer, target, ObjectUse::write, label);
+}
+
 void AccessPolicy::require_path_search(const PeerCred& peer, const std::string& dir, const std::string& label) const {
     for (size_t end = 0; end != std::string::npos;) {
         end = dir.find('/', end + 1);

@@ -49,6 +49,10 @@ public:
                              const std::string& label) const;
     // A directory the peer's path goes through (search), or a new file goes in (write + search).
     void require_dir_access(const PeerCred& peer, const struct stat& st, ObjectUse use, const std::string& label) const;
+    // A save over an existing `target` in directory `dir`: the peer must be able to write the
+    // file, and a sticky directory (as /tmp) must let it replace it (permission_denied).
+    void require_may_replace(const PeerCred& peer, const struct stat& dir, const struct stat& target,
+                             const std::string& label) const;
     // Every directory from / down to `dir` (a resolved path) must let the peer search it.
     void require_path_search(const PeerCred& peer, const std::string& dir, const std::string& label) const;
     // A descriptor the client passed: readable through (not write-only, not O_PATH), else

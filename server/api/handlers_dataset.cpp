@@ -239,11 +239,17 @@ void handle_dataset_list(const Call& c) {
     c.ok({{"datasets", list}});
 }
 
+// The store's reference is the last one once erased: the segment is gone (or a spare) before
+// the reply is sent, so none is held here past the erase.
 void handle_dataset_delete(const Call& c) {
     std::string name = require_string(c.args(), "name");
-    DatasetPtr ds = find_readable(c, name);
-    c.access().require_owner(c.peer(), *ds, "delete");
-    c.daemon->store().erase(ds->owner_uid, ds->name);
+    DatasetName key;
+    {
+        DatasetPtr ds = find_readable(c, name);
+        c.access().require_owner(c.peer(), *ds, "delete");
+        key = {ds->owner_uid, ds->name};
+    }
+    c.daemon->store().erase(key.owner_uid, key.name);
     c.ok({{"deleted", name}});
 }
 
@@ -315,13 +321,12 @@ struct SaveTarget {
 // file it replaces, if any (docs/security.md).
 void check_may_save(const Call& c, const PathPolicy::NewFileDir& target, const std::string& asked) {
     std::string label = "'" + asked + "'";
-    std::string dir = target.resolved.substr(0, target.resolved.rfind('/'));
-    c.access().require_path_search(c.peer(), dir, label);
-    struct stat st {};
-    if (fstat(target.dir.get(), &st) != 0) throw Error(ErrorCode::io_error, sys_error_text("fstat", label, errno));
-    c.access().require_dir_access(c.peer(), st, ObjectUse::write, "the directory of " + label);
-    if (fstatat(target.dir.get(), target.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
-        c.access().require_file_access(c.peer(), st, ObjectUse::write, label);
+    c.access().require_path_search(c.peer(), target.resolved.substr(0, target.resolved.rfind('/')), label);
+    struct stat dir {}, existing {};
+    if (fstat(target.dir.get(), &dir) != 0) throw Error(ErrorCode::io_error, sys_error_text("fstat", label, errno));
+    c.access().require_dir_access(c.peer(), dir, ObjectUse::write, "the directory of " + label);
+    if (fstatat(target.dir.get(), target.name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0)
+        c.access().require_may_replace(c.peer(), dir, existing, label);
 }
 
 void handle_dataset_save(const Call& c) {

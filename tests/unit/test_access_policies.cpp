@@ -191,4 +191,8 @@ TEST_CASE("AccessPolicy judges files by the peer's class: owner, else group, els
     CHECK(code_of([&] { policy.require_owned_object(alice, file_stat(0, 0, 0666), "o"); }) == ErrorCode::permission_denied);
     CHECK(code_of([&] { policy.require_dir_access(alice, file_stat(0, 0, 0755), ObjectUse::write, "d"); }) ==
           ErrorCode::permission_denied);
+    struct stat tmp = file_stat(0, 0, 01777);
+    CHECK(code_of([&] { policy.require_may_replace(alice, tmp, file_stat(0, 0, 0666), "f"); }) ==
+          ErrorCode::permission_denied);  // sticky: not hers
+    CHECK_NOTHROW(policy.require_may_replace(alice, tmp, file_stat(1000, 1000, 0644), "f"));
 }
