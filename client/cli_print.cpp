@@ -189,7 +189,8 @@ void print_kernels(std::ostream& out, const Command&, const Json& r) {
 // Another uid's dataset (shared with this one) by the name that reaches it: "<uid>/<name>".
 Row dataset_row(const Json& d) {
     bool mine = field(d, "owner_uid") == std::to_string(getuid()) || !member(d, "ref").is_string();
-    return {field(d, mine ? "name" : "ref"), field(d, "dtype"), shape(d), field(d, "bytes"), field(d, "sealed"), field(d, "segment")};
+    return {field(d, mine ? "name" : "ref"), field(d, "dtype"),   shape(d),
+            field(d, "bytes"),                field(d, "sealed"), field(d, "segment")};
 }
 
 void print_list(std::ostream& out, const Command&, const Json& r) {

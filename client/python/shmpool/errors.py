@@ -117,5 +117,5 @@ def error_from_reply(reply):
     return error_for(code, message, err.get("job"))
 
 
-__all__ = ["ShmpoolError", "DaemonConnectionError", "RequestError", "NotFound", "JobFailed", "ResourceError", "AccessDenied",
-           "DaemonError", "ERROR_CLASSES", "error_for", "error_from_reply"] + [n for n, _ in _CODES.values()]
+__all__ = ["ShmpoolError", "DaemonConnectionError", "RequestError", "NotFound", "JobFailed", "ResourceError",
+           "AccessDenied", "DaemonError", "ERROR_CLASSES", "error_for", "error_from_reply"] + [n for n, _ in _CODES.values()]
