@@ -4,6 +4,8 @@
 
 #include "client/prometheus.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <iomanip>
 #include <map>
@@ -184,8 +186,11 @@ void print_kernels(std::ostream& out, const Command&, const Json& r) {
     print_table(out, {"KERNEL", "INPUTS", "PARAMS", "DESCRIPTION"}, rows_of(member(r, "kernels"), kernel_row));
 }
 
+// Another uid's dataset (shared with this one) by the name that reaches it: "<uid>/<name>".
 Row dataset_row(const Json& d) {
-    return {field(d, "name"), field(d, "dtype"), shape(d), field(d, "bytes"), field(d, "sealed"), field(d, "segment")};
+    bool mine = field(d, "owner_uid") == std::to_string(getuid()) || !member(d, "ref").is_string();
+    return {field(d, mine ? "name" : "ref"), field(d, "dtype"),   shape(d),
+            field(d, "bytes"),                field(d, "sealed"), field(d, "segment")};
 }
 
 void print_list(std::ostream& out, const Command&, const Json& r) {
@@ -216,6 +221,18 @@ void print_shutdown(std::ostream& out, const Command&, const Json&) { out << "sh
 
 void print_removed(std::ostream& out, const Command&, const Json& r) { out << "deleted " << field(r, "deleted") << "\n"; }
 
+// share / unshare: who besides its owner (and the admins) may now read the dataset.
+void print_shares(std::ostream& out, const Command&, const Json& r) {
+    const Json& shares = member(r, "shares");
+    std::string who;
+    auto add = [&who](const std::string& item) { who += (who.empty() ? "" : ", ") + item; };
+    for (const Json& uid : member(shares, "users")) add("uid " + uid.dump());
+    for (const Json& gid : member(shares, "groups")) add("gid " + gid.dump());
+    if (member(shares, "all") == true) add("every allowed user");
+    out << field(r, "name") << ": " << (who.empty() ? "private (its owner and the admins)" : "readable by " + who)
+        << "\n";
+}
+
 void print_saved(std::ostream& out, const Command& cmd, const Json& r) {
     out << "saved " << field(cmd.request, "name") << " to " << field(r, "file") << " (" << field(r, "bytes")
         << " bytes)\n";
@@ -236,7 +253,7 @@ const std::map<std::string_view, Printer>& printers() {
         {"ping", print_ping},   {"workers", print_workers}, {"kernels", print_kernels}, {"shutdown", print_shutdown},
         {"put", print_put},     {"ls", print_list},         {"info", print_info},       {"rm", print_removed},
         {"save", print_saved},  {"run", print_run},         {"status", print_job},      {"wait", print_job},
-        {"cancel", print_job},  {"stats", print_stats},
+        {"cancel", print_job},  {"stats", print_stats},     {"share", print_shares},    {"unshare", print_shares},
     };
     return table;
 }

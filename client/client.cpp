@@ -137,6 +137,14 @@ nlohmann::json Client::put_data(const std::string& name, const nlohmann::json& d
 nlohmann::json Client::info(const std::string& name) { return result_of(requests::info(name)); }
 nlohmann::json Client::list() { return result_of(requests::list()); }
 nlohmann::json Client::remove(const std::string& name) { return result_of(requests::remove(name)); }
+
+nlohmann::json Client::share(const std::string& name, const std::vector<std::string>& targets) {
+    return result_of(requests::share(name, targets));
+}
+
+nlohmann::json Client::unshare(const std::string& name, const std::vector<std::string>& targets) {
+    return result_of(requests::unshare(name, targets));
+}
 nlohmann::json Client::save(const std::string& name, const std::string& path) {
     return result_of(requests::save(name, path));
 }

@@ -72,6 +72,10 @@ public:
     nlohmann::json info(const std::string& name);
     nlohmann::json list();
     nlohmann::json remove(const std::string& name);
+    // Lets `targets` ("user", "uid", "@group", "@gid", "*") read the dataset; unshare takes it
+    // back (no targets: from everyone). Returns the dataset's info.
+    nlohmann::json share(const std::string& name, const std::vector<std::string>& targets);
+    nlohmann::json unshare(const std::string& name, const std::vector<std::string>& targets = {});
     nlohmann::json save(const std::string& name, const std::string& path);
     nlohmann::json get(const std::string& name);
     // The dataset's info and a read-only descriptor of its segment, passed by the daemon: works

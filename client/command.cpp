@@ -173,6 +173,11 @@ Command parse_request(const CommandSpec& spec, const std::vector<std::string>& w
     cmd.request = for_command(spec, [&] { return build_request(spec, vm); });
     if (spec.settings) cmd.settings = for_command(spec, [&] { return spec.settings(Args(vm)); });
     if (vm.count("fd-from")) cmd.fd_from = vm["fd-from"].as<std::string>();
+    // put --shm: the CLI opens the object itself and passes it, as --fd-from (docs/security.md)
+    if (vm.count("shm")) {
+        const std::string& shm = vm["shm"].as<std::string>();
+        cmd.fd_from = "/dev/shm/" + shm.substr(shm.starts_with('/') ? 1 : 0);
+    }
     set_connection(cmd, global, vm);
     return cmd;
 }

@@ -31,7 +31,7 @@ struct Command {
     nlohmann::json settings = nlohmann::json::object();  // the CLI's own options, never sent (top --interval)
     Output output = Output::human;
     std::string socket;      // socket path to connect to (Action::request only)
-    std::string fd_from;     // a file the CLI opens and passes with the request (put --fd-from)
+    std::string fd_from;     // a file the CLI opens and passes with the request (put --fd-from, --shm)
     std::string text;        // what to print (Action::help, Action::version, Action::print)
 };
 

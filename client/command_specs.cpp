@@ -52,6 +52,21 @@ void run_options(po::options_description& d) {
         ("detach", po::bool_switch(), "print the job id and return without waiting");
 }
 
+void share_options(po::options_description& d) {
+    d.add_options()
+        ("with", po::value<std::vector<std::string>>()->multitoken()->composing()->value_name("USER|@GROUP"),
+         "a user (name or uid) or @group (name or gid); repeat for more")
+        ("all", po::bool_switch(), "every user allowed to connect");
+}
+
+// --with targets, and "*" for --all; `required`: at least one.
+std::vector<std::string> share_targets(const Args& a, bool required) {
+    std::vector<std::string> targets = a.list("with");
+    if (a.flag("all")) targets.push_back("*");
+    if (required && targets.empty()) throw UsageError("give --with USER|@GROUP (repeatable) or --all");
+    return targets;
+}
+
 nlohmann::json build_put(const Args& a) {
     std::optional<std::string> file = a.opt("file"), shm = a.opt("shm"), fd_from = a.opt("fd-from");
     bool shm_args = a.opt("dtype") || a.opt("shape");
@@ -61,7 +76,10 @@ nlohmann::json build_put(const Args& a) {
     if (file) return requests::put_file(a.str("name"), *file);
     if (!shm) throw UsageError("missing FILE.npy or --shm SHM_NAME");
     if (!a.opt("dtype") || !a.opt("shape")) throw UsageError("--shm needs --dtype and --shape");
-    return requests::put_shm(a.str("name"), *shm, parse_dtype(a.str("dtype")), parse_shape(a.str("shape")));
+    nlohmann::json request = requests::put_fd(a.str("name"));  // the object opened here is passed
+    request["dtype"] = parse_dtype(a.str("dtype"));
+    request["shape"] = parse_shape(a.str("shape"));
+    return request;
 }
 
 nlohmann::json build_run(const Args& a) {
@@ -135,6 +153,12 @@ std::vector<CommandSpec> make_specs() {
         {"save", "NAME FILE.npy", "write a dataset to a .npy file", "shmpool save D distances.npy",
          {kName, {"file", "FILE.npy"}}, nullptr,
          [](const Args& a) { return requests::save(a.str("name"), a.str("file")); }},
+        {"share", "NAME --with USER|@GROUP... | --all", "let other users read a dataset of yours (read-only)",
+         "shmpool share P --with alice --with @analysts\nshmpool share P --all", {kName}, share_options,
+         [](const Args& a) { return requests::share(a.str("name"), share_targets(a, true)); }},
+        {"unshare", "NAME [--with USER|@GROUP...] [--all]", "take back shares of a dataset (none given: every share)",
+         "shmpool unshare P --with alice\nshmpool unshare P", {kName}, share_options,
+         [](const Args& a) { return requests::unshare(a.str("name"), share_targets(a, false)); }},
         {"run", "KERNEL --in ROLE=DATASET... [--param KEY=VALUE...] [--out NAME] [--chunk ROWS] [--detach]",
          "run a kernel over datasets and wait for it to end (with a progress bar on a terminal)",
          "shmpool run euclidean --in X=A --in Y=B --out D\nshmpool run sleep --param rows=64 --param ms=10 --detach",

@@ -54,6 +54,15 @@ nlohmann::json put_data(const std::string& name, const nlohmann::json& data, con
 nlohmann::json info(const std::string& name) { return with_name("dataset.info", name); }
 nlohmann::json list() { return make("dataset.list"); }
 nlohmann::json remove(const std::string& name) { return with_name("dataset.delete", name); }
+
+nlohmann::json share(const std::string& name, const std::vector<std::string>& targets) {
+    return make("dataset.share", {{"name", name}, {"with", targets}});
+}
+
+nlohmann::json unshare(const std::string& name, const std::vector<std::string>& targets) {
+    if (targets.empty()) return with_name("dataset.unshare", name);
+    return make("dataset.unshare", {{"name", name}, {"with", targets}});
+}
 nlohmann::json get(const std::string& name) { return with_name("dataset.get", name); }
 nlohmann::json open(const std::string& name) { return with_name("dataset.open", name); }
 

@@ -47,6 +47,10 @@ nlohmann::json remove(const std::string& name);
 nlohmann::json save(const std::string& name, const std::string& path);
 nlohmann::json get(const std::string& name);
 nlohmann::json open(const std::string& name);
+// Read-only shares: targets are "user", "uid", "@group", "@gid" or "*" (every allowed client).
+nlohmann::json share(const std::string& name, const std::vector<std::string>& targets);
+// Without targets: every share of the dataset is removed.
+nlohmann::json unshare(const std::string& name, const std::vector<std::string>& targets);
 
 nlohmann::json submit(const JobRequest& job);
 nlohmann::json status(uint64_t job);

@@ -5,6 +5,8 @@ include(CMakePackageConfigHelpers)
 
 install(TARGETS shmpoold shmpool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/config/shmpoold.socket DESTINATION lib/systemd/system)
+# The system user and group the service runs as (systemd-sysusers; the .deb's postinst runs it).
+install(FILES ${PROJECT_SOURCE_DIR}/config/shmpool.sysusers DESTINATION lib/sysusers.d RENAME shmpool.conf)
 # The service unit and the config file are placed when installing, with the prefix of the
 # install (`--prefix`, or /usr under CPack): ExecStart names PREFIX/bin/shmpoold and the config
 # PREFIX/etc/shmpool/shmpoold.conf, or /etc/shmpool/shmpoold.conf for prefix /usr (Debian).
@@ -20,7 +22,15 @@ install(CODE [[
   set(SHMPOOLD_CONF "${etc}/shmpool/shmpoold.conf")
   configure_file("${SHMPOOL_SERVICE_IN}" "${SHMPOOL_STAGE}/shmpoold.service" @ONLY)
   file(INSTALL "${SHMPOOL_STAGE}/shmpoold.service" DESTINATION "${CMAKE_INSTALL_PREFIX}/lib/systemd/system")
-  file(INSTALL "${SHMPOOL_CONF_EXAMPLE}" DESTINATION "${etc}/shmpool")
+  # The installed config is the example with the service's one default set: members of the
+  # group shmpool (the service's own, lib/sysusers.d/shmpool.conf) may connect.
+  file(READ "${SHMPOOL_CONF_EXAMPLE}" conf)
+  file(WRITE "${SHMPOOL_STAGE}/shmpoold.conf" "${conf}
+# --- set by the package: the service runs as user shmpool, and members of group shmpool may
+# connect (add users with `adduser USER shmpool`). Remove the line to allow only root.
+allow-groups = shmpool
+")
+  file(INSTALL "${SHMPOOL_STAGE}/shmpoold.conf" DESTINATION "${etc}/shmpool")
 ]])
 
 # The client library: headers under include/shmpool/client (they include "client/..."), the

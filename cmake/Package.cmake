@@ -19,5 +19,7 @@ set(CPACK_DEBIAN_PACKAGE_SECTION misc)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "nlohmann-json3-dev (>= 3.10), libboost-program-options-dev (>= 1.74), cmake")
 file(WRITE ${PROJECT_BINARY_DIR}/debian/conffiles "/etc/shmpool/shmpoold.conf\n")
-set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${PROJECT_BINARY_DIR}/debian/conffiles)
+# postinst creates the user and group shmpool the service runs as (lib/sysusers.d/shmpool.conf).
+configure_file(${PROJECT_SOURCE_DIR}/config/shmpool.postinst ${PROJECT_BINARY_DIR}/debian/postinst COPYONLY)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${PROJECT_BINARY_DIR}/debian/conffiles ${PROJECT_BINARY_DIR}/debian/postinst)
 include(CPack)

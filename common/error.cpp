@@ -45,6 +45,9 @@ std::string_view error_code_name(ErrorCode code) {
         case ErrorCode::uid_dataset_limit: return "uid_dataset_limit";
         case ErrorCode::uid_bytes_limit: return "uid_bytes_limit";
         case ErrorCode::too_many_descriptors: return "too_many_descriptors";
+        case ErrorCode::not_owner: return "not_owner";
+        case ErrorCode::not_admin: return "not_admin";
+        case ErrorCode::permission_denied: return "permission_denied";
     }
     return "internal";
 }

@@ -46,6 +46,9 @@ enum class ErrorCode {
     uid_dataset_limit,     // the client's uid already holds max_datasets_per_uid datasets
     uid_bytes_limit,       // the dataset would take the client's uid over max_shm_bytes_per_uid
     too_many_descriptors,  // the connection already has its maximum of descriptor replies unsent
+    not_owner,             // a dataset or job of another uid that the client may not change or follow
+    not_admin,             // a verb only the daemon's administrators may use
+    permission_denied,     // a file or shm object the client itself could not read or write
 };
 
 std::string_view error_code_name(ErrorCode code);

@@ -19,6 +19,7 @@
 #include "server/instance_lock.h"
 #include "server/jobs/job_timers.h"
 #include "server/datasets/path_policy.h"
+#include "server/api/access_policy.h"
 #include "server/api/peer_access.h"
 #include "server/jobs/scheduler.h"
 #include "server/api/session.h"
@@ -47,6 +48,7 @@ struct DaemonOptions {
     std::chrono::milliseconds worker_stop_grace{2000};
     // Security and limits (docs/security.md).
     std::string allow_users, allow_groups;  // comma lists; the daemon's own uid and root always may connect
+    std::string admin_users, admin_groups;  // comma lists; the daemon's own uid and root always are admins
     std::vector<std::string> allow_dirs;    // directories dataset.put/save may use by path (none: no paths)
     unsigned socket_mode = 0660;
     unsigned segment_mode = 0600;
@@ -76,6 +78,7 @@ public:
     WorkerPool& pool() { return *pool_; }
     JobTimers& timers() { return *timers_; }
     const PathPolicy& paths() const { return *paths_; }
+    const AccessPolicy& access() const { return *access_; }
     bool shutting_down() const { return shutting_down_; }
     void begin_shutdown(const std::string& why);
 
@@ -109,6 +112,7 @@ private:
     std::unique_ptr<Router> router_;
     std::unique_ptr<ServiceNotifier> notifier_;
     std::unique_ptr<PeerPolicy> peers_;
+    std::unique_ptr<AccessPolicy> access_;
     std::unique_ptr<PathPolicy> paths_;
     boost::asio::signal_set signals_;
     std::optional<boost::asio::posix::stream_descriptor> notify_;

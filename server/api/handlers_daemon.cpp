@@ -48,11 +48,14 @@ nlohmann::json worker_totals(const WorkerPool& pool, const Scheduler& scheduler)
 }
 
 // Compact descriptions of the jobs that have not ended, for `shmpool top`: a walk of those
-// jobs only, never of the ended ones the table keeps.
-nlohmann::json active_jobs(const Scheduler& scheduler) {
+// jobs only, never of the ended ones the table keeps; only the client's own, unless it is an
+// admin (others' kernels and progress are theirs).
+nlohmann::json active_jobs(const Call& c) {
     nlohmann::json list = nlohmann::json::array();
-    for (const auto& kv : scheduler.index().unended()) {
-        nlohmann::json d = kv.second->describe();
+    for (const auto& kv : c.daemon->scheduler().index().unended()) {
+        const Job* job = kv.second;
+        if (!c.access().may_follow_job(c.peer(), job->owner_uid)) continue;
+        nlohmann::json d = job->describe();
         list.push_back({{"job", d["job"]},
                         {"kernel", d["kernel"]},
                         {"state", d["state"]},
@@ -74,7 +77,7 @@ void handle_stats(const Call& c) {
           {"datasets", dataset_totals(c.daemon->store())},
           {"workers", worker_totals(c.daemon->pool(), scheduler)},
           {"job_latency_s", m.job_latency_s.to_json()},
-          {"active_jobs", active_jobs(scheduler)}});
+          {"active_jobs", active_jobs(c)}});
 }
 
 void handle_kernels(const Call& c) {

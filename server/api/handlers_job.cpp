@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "server/daemon.h"
+#include "server/api/dataset_lookup.h"
 #include "server/api/progress_feed.h"
 #include "server/api/router.h"
 
@@ -54,6 +55,20 @@ void answer_when_ended(const Call& c, Job& job) {
     });
 }
 
+// Inputs the submitter may read, named "<uid>/<name>" for the scheduler; an output in its own
+// namespace. A job reads only what its submitter could read, and writes only the submitter's.
+void check_job_datasets(const Call& c, JobSpec& spec) {
+    for (auto& [role, name] : spec.inputs) name = find_readable(c, name)->qualified_name();
+    if (spec.output) spec.output = name_to_create(c, *spec.output);
+}
+
+// The job `c` names, which the client must have submitted (or be an admin).
+Job& own_job(const Call& c) {
+    Job& job = c.daemon->scheduler().get(require_u64(c.args(), "job"));
+    c.access().require_job_owner(c.peer(), job.owner_uid, job.id);
+    return job;
+}
+
 }  // namespace
 
 void handle_job_submit(const Call& c) {
@@ -64,6 +79,7 @@ void handle_job_submit(const Call& c) {
         throw Error(ErrorCode::bad_request, "'progress' streams events until the job ends: it needs 'wait'");
     if (wait && !detach) spec.owner_session = c.session->id();
     spec.owner_uid = c.session->peer_uid();
+    check_job_datasets(c, spec);
     Job& job = c.daemon->scheduler().submit(spec);
     c.daemon->timers().arm_timeout(job);
     if (wait)
@@ -72,12 +88,12 @@ void handle_job_submit(const Call& c) {
         c.ok(job.describe());
 }
 
-void handle_job_status(const Call& c) { c.ok(c.daemon->scheduler().get(require_u64(c.args(), "job")).describe()); }
+void handle_job_status(const Call& c) { c.ok(own_job(c).describe()); }
 
-void handle_job_wait(const Call& c) { answer_when_ended(c, c.daemon->scheduler().get(require_u64(c.args(), "job"))); }
+void handle_job_wait(const Call& c) { answer_when_ended(c, own_job(c)); }
 
 void handle_job_cancel(const Call& c) {
-    Job& job = c.daemon->scheduler().get(require_u64(c.args(), "job"));
+    Job& job = own_job(c);
     c.daemon->scheduler().cancel(job, ErrorCode::cancelled, "job " + std::to_string(job.id) + " was cancelled");
     c.ok(job.describe());
 }

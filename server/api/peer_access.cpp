@@ -39,14 +39,6 @@ Id resolve_id(const std::string& name, Lookup lookup, Id Entry::*id, const char*
     return entry.*id;
 }
 
-uid_t resolve_user(const std::string& name) {
-    return resolve_id(name, getpwnam_r, &passwd::pw_uid, "allow_users", "user");
-}
-
-gid_t resolve_group(const std::string& name) {
-    return resolve_id(name, getgrnam_r, &group::gr_gid, "allow_groups", "group");
-}
-
 // The supplementary groups of the user `uid` (empty when the uid has no passwd entry).
 std::vector<gid_t> groups_of(uid_t uid, gid_t primary) {
     passwd pw{}, *found = nullptr;
@@ -59,7 +51,32 @@ std::vector<gid_t> groups_of(uid_t uid, gid_t primary) {
     return groups;
 }
 
+// The supplementary groups of the process at the other end of `fd` (empty if the kernel cannot tell).
+std::vector<gid_t> peer_groups(int fd) {
+    std::vector<gid_t> groups(64);
+    for (int tries = 0; tries < 2; ++tries) {
+        socklen_t len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) == 0) {
+            groups.resize(len / sizeof(gid_t));
+            return groups;
+        }
+        if (errno != ERANGE) break;
+        groups.resize(len / sizeof(gid_t) + 1);
+    }
+    return {};
+}
+
 }  // namespace
+
+uid_t resolve_user(const std::string& name, const char* setting) {
+    return resolve_id(name, getpwnam_r, &passwd::pw_uid, setting, "user");
+}
+
+gid_t resolve_group(const std::string& name, const char* setting) {
+    return resolve_id(name, getgrnam_r, &group::gr_gid, setting, "group");
+}
+
+bool PeerCred::in_group(gid_t g) const { return gid == g || std::find(groups.begin(), groups.end(), g) != groups.end(); }
 
 std::vector<std::string> split_list(const std::string& text) {
     std::vector<std::string> items;
@@ -80,20 +97,22 @@ PeerCred peer_credentials(int fd) {
     socklen_t len = sizeof cred;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
         throw Error(ErrorCode::internal, sys_error_text("getsockopt", "reading SO_PEERCRED of a new connection", errno));
-    return PeerCred{cred.pid, cred.uid, cred.gid};
+    return PeerCred{cred.pid, cred.uid, cred.gid, peer_groups(fd)};
 }
 
-PeerPolicy::PeerPolicy(const std::string& users, const std::string& groups) {
+PeerPolicy::PeerPolicy(const std::string& users, const std::string& groups, const char* users_setting,
+                       const char* groups_setting) {
     uids_ = {0, geteuid()};
-    for (const auto& u : split_list(users)) uids_.insert(resolve_user(u));
-    for (const auto& g : split_list(groups)) gids_.insert(resolve_group(g));
+    for (const auto& u : split_list(users)) uids_.insert(resolve_user(u, users_setting));
+    for (const auto& g : split_list(groups)) gids_.insert(resolve_group(g, groups_setting));
 }
 
 bool PeerPolicy::allows(const PeerCred& peer) const { return uids_.count(peer.uid) || in_allowed_group(peer); }
 
 bool PeerPolicy::in_allowed_group(const PeerCred& peer) const {
     if (gids_.empty()) return false;
-    if (gids_.count(peer.gid)) return true;
+    for (gid_t g : gids_)
+        if (peer.in_group(g)) return true;
     for (gid_t g : groups_of(peer.uid, peer.gid))
         if (gids_.count(g)) return true;
     return false;

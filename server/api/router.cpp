@@ -10,9 +10,14 @@
 namespace shmpool {
 namespace {
 
+// Who may call a verb at all; what it may touch (whose datasets and jobs) the handler asks
+// the access policy (server/api/access_policy.h) with the same peer.
+enum class Caller { anyone, admin };
+
 struct Verb {
     Handler handler;
     bool while_stopping;  // still served while the daemon drains (read-only verbs)
+    Caller caller = Caller::anyone;
 };
 
 const std::unordered_map<std::string_view, Verb>& verbs() {
@@ -21,7 +26,7 @@ const std::unordered_map<std::string_view, Verb>& verbs() {
         {"workers", {handle_workers, true}},
         {"stats", {handle_stats, true}},
         {"kernels", {handle_kernels, true}},
-        {"shutdown", {handle_shutdown, true}},
+        {"shutdown", {handle_shutdown, true, Caller::admin}},
         {"dataset.put", {handle_dataset_put, false}},
         {"dataset.info", {handle_dataset_info, true}},
         {"dataset.list", {handle_dataset_list, true}},
@@ -29,6 +34,8 @@ const std::unordered_map<std::string_view, Verb>& verbs() {
         {"dataset.save", {handle_dataset_save, false}},
         {"dataset.get", {handle_dataset_get, true}},
         {"dataset.open", {handle_dataset_open, true}},
+        {"dataset.share", {handle_dataset_share, false}},
+        {"dataset.unshare", {handle_dataset_unshare, true}},
         {"job.submit", {handle_job_submit, false}},
         {"job.status", {handle_job_status, true}},
         {"job.wait", {handle_job_wait, true}},
@@ -38,6 +45,8 @@ const std::unordered_map<std::string_view, Verb>& verbs() {
 }
 
 }  // namespace
+
+const AccessPolicy& Call::access() const { return daemon->access(); }
 
 // The per-connection cap on unanswered requests (docs/security.md); the connection stays usable.
 void Router::check_requests_open(const Session& session) const {
@@ -53,6 +62,7 @@ void Router::on_line(const std::shared_ptr<Session>& session, std::string_view l
         Call call{&daemon_, session, parse_request(line, &id), nullptr};
         auto it = verbs().find(call.req.verb);
         if (it == verbs().end()) throw Error(ErrorCode::unknown_verb, "no verb '" + call.req.verb + "'");
+        if (it->second.caller == Caller::admin) daemon_.access().require_admin(session->peer(), call.req.verb);
         if (daemon_.shutting_down() && !it->second.while_stopping)
             throw Error(ErrorCode::shutting_down, "the daemon is stopping and takes no new work");
         check_requests_open(*session);

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "common/protocol.h"
+#include "server/api/access_policy.h"
 #include "server/api/session.h"
 
 namespace shmpool {
@@ -20,6 +21,8 @@ struct Call {
     std::shared_ptr<void> open_token;  // counts the request as unanswered while a copy lives
 
     const nlohmann::json& args() const { return req.body; }
+    const PeerCred& peer() const { return session->peer(); }
+    const AccessPolicy& access() const;
     void ok(nlohmann::json result) const { session->send(reply_ok(req.id, std::move(result))); }
     // A success reply that carries a descriptor (SCM_RIGHTS); the reply says so with "fd": true.
     void ok_with_fd(nlohmann::json result, UniqueFd fd) const {
@@ -59,6 +62,8 @@ void handle_dataset_delete(const Call&);
 void handle_dataset_save(const Call&);
 void handle_dataset_get(const Call&);
 void handle_dataset_open(const Call&);
+void handle_dataset_share(const Call&);
+void handle_dataset_unshare(const Call&);
 void handle_job_submit(const Call&);
 void handle_job_status(const Call&);
 void handle_job_wait(const Call&);

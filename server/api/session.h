@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/unique_fd.h"
+#include "server/api/peer_access.h"
 
 namespace shmpool {
 
@@ -49,9 +50,11 @@ public:
     int take_fd();
     // Slowloris bound: a partial line must complete within one to two of these (0: none).
     void set_idle_timeout(std::chrono::milliseconds timeout) { idle_timeout_ = timeout; }
-    // The client's uid (SO_PEERCRED at accept): what it creates counts against this uid's quota.
-    void set_peer_uid(uid_t uid) { peer_uid_ = uid; }
-    uid_t peer_uid() const { return peer_uid_; }
+    // The client's credentials (SO_PEERCRED, SO_PEERGROUPS at accept): what it creates is this
+    // uid's (its namespace, its quota); the access policy judges every request by them.
+    void set_peer(PeerCred peer) { peer_ = std::move(peer); }
+    const PeerCred& peer() const { return peer_; }
+    uid_t peer_uid() const { return peer_.uid; }
     // Requests of this connection not yet answered: a request holds the token until every
     // copy of its Call is gone (answered now, or its job-end callback has run).
     size_t requests_open() const { return requests_open_; }
@@ -93,7 +96,7 @@ private:
     size_t fds_unsent_ = 0;
     bool writing_ = false, reading_ = false, closing_ = false;
     uint64_t id_;
-    uid_t peer_uid_ = 0;
+    PeerCred peer_;
     // --- partial-line timeout
     std::chrono::milliseconds idle_timeout_{0};
     boost::asio::steady_timer idle_timer_;

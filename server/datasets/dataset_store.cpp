@@ -2,6 +2,7 @@
 // Segment names are numbered by the daemon; a client's dataset name never reaches /dev/shm.
 #include "server/datasets/dataset_store.h"
 
+#include <charconv>
 #include <cstdio>
 
 #include "common/error.h"
@@ -28,11 +29,14 @@ ctl::DatasetRef Dataset::ref() const {
     return r;
 }
 
+nlohmann::json DatasetShares::to_json() const { return {{"users", users}, {"groups", groups}, {"all", all}}; }
+
 nlohmann::json Dataset::describe() const {
     nlohmann::json shape = nlohmann::json::array();
     for (int i = 0; i < meta.shape.ndim; ++i) shape.push_back(meta.shape.dims[i]);
-    return {{"name", name},     {"dtype", dtype_name(meta.dtype)}, {"shape", shape},
-            {"bytes", bytes},   {"sealed", sealed},               {"owner_uid", owner_uid}};
+    return {{"name", name},   {"dtype", dtype_name(meta.dtype)}, {"shape", shape},
+            {"bytes", bytes}, {"sealed", sealed},               {"owner_uid", owner_uid},
+            {"ref", qualified_name()}, {"shares", shares.to_json()}};
 }
 
 nlohmann::json Dataset::reveal() {
@@ -44,7 +48,8 @@ nlohmann::json Dataset::reveal() {
 
 DatasetPtr DatasetStore::create(const std::string& name, const ArrayMeta& meta, uid_t owner_uid, Segment* mapping) {
     check_dataset_name(name);
-    if (datasets_.count(name)) throw Error(ErrorCode::dataset_exists, "dataset '" + name + "' already exists");
+    if (datasets_.count({owner_uid, name}))
+        throw Error(ErrorCode::dataset_exists, "dataset '" + name + "' already exists");
     if (max_datasets_ && datasets_.size() >= max_datasets_)
         throw Error(ErrorCode::too_many_datasets, "the instance already holds " + std::to_string(datasets_.size()) +
                                                       " datasets, its max_datasets; delete some first");
@@ -60,7 +65,7 @@ DatasetPtr DatasetStore::create(const std::string& name, const ArrayMeta& meta, 
     ds->spares = spares_;
     ds->owner_uid = owner_uid;
     ds->uid_charge = uid_quota_.charge(owner_uid, ds->bytes);
-    datasets_.emplace(name, ds);
+    datasets_.emplace(std::make_pair(owner_uid, name), ds);
     total_bytes_ += ds->bytes;
     return ds;
 }
@@ -118,19 +123,32 @@ void DatasetStore::set_spares(std::shared_ptr<SpareSegments> spares) {
     spares_ = std::move(spares);
 }
 
-DatasetPtr DatasetStore::find(const std::string& name) const {
-    auto it = datasets_.find(name);
+DatasetPtr DatasetStore::find(uid_t owner_uid, const std::string& name) const {
+    auto it = datasets_.find({owner_uid, name});
     if (it == datasets_.end()) throw Error(ErrorCode::unknown_dataset, "no dataset named '" + name + "'");
     return it->second;
 }
 
-void DatasetStore::erase(const std::string& name, bool force) {
-    DatasetPtr ds = find(name);
+DatasetPtr DatasetStore::find(const std::string& ref, uid_t caller) const {
+    size_t slash = ref.find('/');
+    if (slash == std::string::npos) return find(caller, ref);
+    uint32_t owner = 0;
+    const char *first = ref.data(), *last = ref.data() + slash;
+    auto [end, ec] = std::from_chars(first, last, owner);
+    if (ec != std::errc() || end != last || slash == 0)
+        throw Error(ErrorCode::bad_name, "'" + ref + "': another uid's dataset is named '<uid>/<name>'");
+    auto it = datasets_.find({owner, ref.substr(slash + 1)});
+    if (it == datasets_.end()) throw Error(ErrorCode::unknown_dataset, "no dataset named '" + ref + "'");
+    return it->second;
+}
+
+void DatasetStore::erase(uid_t owner_uid, const std::string& name, bool force) {
+    DatasetPtr ds = find(owner_uid, name);
     if (!ds->sealed && !force)
         throw Error(ErrorCode::dataset_busy, "dataset '" + name + "' is being written by job " +
                                                  std::to_string(ds->producer_job) + "; cancel the job first");
     total_bytes_ -= ds->bytes;
-    datasets_.erase(name);
+    datasets_.erase({owner_uid, name});
 }
 
 std::vector<DatasetPtr> DatasetStore::list() const {

@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -18,6 +20,15 @@
 
 namespace shmpool {
 
+// Who besides its owner may read a dataset (dataset.share): uids, gids, or every allowed peer.
+struct DatasetShares {
+    std::set<uid_t> users;
+    std::set<gid_t> groups;
+    bool all = false;
+
+    nlohmann::json to_json() const;
+};
+
 struct Dataset {
     std::string name;
     uint64_t id = 0;
@@ -28,7 +39,8 @@ struct Dataset {
     uint64_t capacity = 0;  // the segment's size: `bytes`, or more for a reused spare
     bool sealed = false;
     uint64_t producer_job = 0;  // the job writing it while unsealed (0: none)
-    uid_t owner_uid = 0;        // the client that put it, or submitted the job writing it
+    uid_t owner_uid = 0;        // the client that put it, or submitted the job writing it: its namespace
+    DatasetShares shares;       // read-only shares (none: private to its owner and the admins)
     std::shared_ptr<void> uid_charge;  // counts it against owner_uid's quota until destroyed
     // A client was told the segment's name or given a descriptor of it (reveal()): it may map
     // the segment for as long as it likes, so the segment is never made a spare.
@@ -51,6 +63,8 @@ struct Dataset {
     // describe() with "segment": the one door by which a segment's name leaves the daemon
     // (every reply that names it, or passes a descriptor of it, goes through here); marks it exposed.
     nlohmann::json reveal();
+    // "<owner uid>/<name>": names it for every client, whatever its own namespace.
+    std::string qualified_name() const { return std::to_string(owner_uid) + "/" + name; }
 };
 
 using DatasetPtr = std::shared_ptr<Dataset>;
@@ -60,17 +74,21 @@ public:
     DatasetStore(std::string instance, ctl::Header* control) : instance_(std::move(instance)), control_(control) {}
     ~DatasetStore();
 
-    // Creates an unsealed dataset owned by `owner_uid`; throws bad_name, dataset_exists,
+    // Each uid has its own namespace: a dataset is (owner uid, name). A `ref` is a name in the
+    // caller's namespace, or "<uid>/<name>" in that uid's.
+    //
+    // Creates an unsealed dataset owned by `owner_uid` in its namespace; throws bad_name, dataset_exists,
     // too_many_datasets, no_space, uid_dataset_limit, uid_bytes_limit, io_error.
     // `mapping` (inline data) gets the daemon's writable mapping of a fully allocated segment;
     // without it the segment is allocated by the workers that write it (job outputs), or is a
     // spare that fits, renamed: its old content is then overwritten by the job.
     DatasetPtr create(const std::string& name, const ArrayMeta& meta, uid_t owner_uid, Segment* mapping = nullptr);
-    DatasetPtr find(const std::string& name) const;  // throws unknown_dataset
+    DatasetPtr find(uid_t owner_uid, const std::string& name) const;  // throws unknown_dataset
+    DatasetPtr find(const std::string& ref, uid_t caller) const;       // throws unknown_dataset, bad_name
     void seal(Dataset& ds) { ds.sealed = true, ds.producer_job = 0; }
     // Removes the name. A producing job must be cancelled first (dataset_busy otherwise)
     // unless `force` (the job itself discarding its output).
-    void erase(const std::string& name, bool force = false);
+    void erase(uid_t owner_uid, const std::string& name, bool force = false);
     std::vector<DatasetPtr> list() const;
     void clear() { datasets_.clear(), total_bytes_ = 0; }
     uint64_t total_bytes() const { return total_bytes_; }  // of the named datasets, kept as they come and go
@@ -97,7 +115,7 @@ private:
     unsigned segment_mode_ = 0600;
     std::shared_ptr<SpareSegments> spares_;
     UidQuota uid_quota_;
-    std::map<std::string, DatasetPtr> datasets_;
+    std::map<std::pair<uid_t, std::string>, DatasetPtr> datasets_;  // (owner uid, name)
     uint64_t total_bytes_ = 0;  // the sum of datasets_' bytes
 };
 

@@ -31,7 +31,7 @@ nlohmann::json Job::describe() const {
     bool never_started = started == Clock::time_point{};  // waiting, queued, or ended before a slot
     auto ended_or_now = ended_state() ? ended : now;
     auto started_or_end = never_started ? ended_or_now : started;
-    return job_reply_json(JobReport{
+    nlohmann::json j = job_reply_json(JobReport{
         .id = id,
         .kernel = kernel->name(),
         .state = job_state_name(state),
@@ -48,6 +48,8 @@ nlohmann::json Job::describe() const {
         .reduced = reduced,
         .error = error,
     });
+    j["owner_uid"] = owner_uid;
+    return j;
 }
 
 }  // namespace shmpool

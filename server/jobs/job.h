@@ -62,6 +62,7 @@ struct Job {
 
     double timeout_s = 0;
     uint64_t owner_session = 0;
+    uid_t owner_uid = 0;  // the submitter: only it and the admins may follow or cancel the job
     JobState state = JobState::queued;
     std::optional<JobError> error;
     Clock::time_point submitted = Clock::now(), started{}, ended{};

@@ -45,7 +45,7 @@ std::vector<std::pair<std::string, DatasetPtr>> Scheduler::resolve_inputs(const 
     check_input_roles(k, given);
     std::vector<std::pair<std::string, DatasetPtr>> inputs;
     for (const auto& role : k.roles()) {
-        DatasetPtr ds = store_.find(spec.inputs.at(role));
+        DatasetPtr ds = store_.find(spec.inputs.at(role), spec.owner_uid);
         if (!ds->sealed && !find_job(ds->producer_job))  // an unsealed job output is waited for
             throw Error(ErrorCode::dataset_busy, "input '" + role + "' (dataset '" + ds->name +
                                                      "') is still being written by job " +
@@ -86,6 +86,7 @@ Job& Scheduler::submit(const JobSpec& spec) {
     job->params = spec.params;
     job->timeout_s = spec.timeout_s;
     job->owner_session = spec.owner_session;
+    job->owner_uid = spec.owner_uid;
     job->inputs = std::move(inputs);
     job->rows = plan.rows;
     job->chunk = chunk;
@@ -447,7 +448,7 @@ void Scheduler::finish(Job& job, JobState state, std::optional<JobError> error) 
             store_.seal(*job.output);
             job.output_info = job.output->describe();
         } else {
-            store_.erase(job.output->name, /*force=*/true);
+            store_.erase(job.output->owner_uid, job.output->name, /*force=*/true);
         }
         job.output.reset();  // a finished job must not keep a deleted dataset's segment alive
     }

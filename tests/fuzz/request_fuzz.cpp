@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/names.h"
 #include "common/protocol.h"
+#include "server/api/request_names.h"
 #include "server/datasets/inline_data.h"
 #include "worker/kernel.h"
 
@@ -53,9 +54,24 @@ void check_inline(const nlohmann::json& body) {
     if (!back.is_array()) std::abort();
 }
 
+// Dataset names ("X", "<user>/X") and share lists ("with", put's "share") as the handlers read them.
+void check_names(const nlohmann::json& body) {
+    if (auto name = shmpool::optional_string(body, "name")) {
+        shmpool::DatasetName n = shmpool::parse_dataset_name(*name, 1000);
+        shmpool::check_dataset_name(n.name);
+    }
+    for (const char* key : {"with", "share"}) {
+        if (!body.contains(key)) continue;
+        shmpool::DatasetShares shares;
+        shmpool::apply_share_list(shares, body[key], true);
+        shmpool::apply_share_list(shares, body[key], false);
+        if (!shares.users.empty() || !shares.groups.empty() || shares.all) std::abort();  // unshare undoes share
+    }
+}
+
 void validate(const shmpool::Request& req) {
     const nlohmann::json& body = req.body;
-    if (auto name = shmpool::optional_string(body, "name")) shmpool::check_dataset_name(*name);
+    check_names(body);
     if (body.contains("shape")) {
         DType t = shmpool::require_dtype(body, "dtype");
         shmpool::require_shape(body, "shape", t, kMaxFuzzBytes);

@@ -3,6 +3,7 @@ config, headers and the CMake package; examples/client builds against it with
 find_package(shmpool) and, run against the installed shmpoold, prints distances that match
 SciPy. CPack's .deb holds the same files, declares its dependencies, and its shmpoold runs."""
 
+import grp
 import json
 import os
 import shutil
@@ -35,6 +36,28 @@ class InstalledDaemon(h.Daemon):
         return [self.binary, "--config", self.config] + super().argv()[1:]
 
 
+@pytest.fixture
+def shmpool_group():
+    """The group the installed config allows (allow-groups = shmpool), as the package's postinst
+    creates it; made here when missing (as root) and removed afterwards."""
+    try:
+        grp.getgrnam("shmpool")
+        yield
+        return
+    except KeyError:
+        pass
+    if os.geteuid() != 0:
+        pytest.skip("the installed config allows group shmpool, which is missing (needs root to add it)")
+    run(["groupadd", "--system", "shmpool"])
+    try:
+        yield
+    finally:
+        run(["groupdel", "shmpool"])
+
+
+PACKAGED_CONF_LINE = "\nallow-groups = shmpool\n"
+
+
 def start_installed(daemon_factory, workdir, binary, config, label):
     d = InstalledDaemon(workdir, binary, config, workers=2, label=label)
     d.expected_rc = 0
@@ -52,12 +75,12 @@ INSTALLED = [
     "bin/shmpoold", "bin/shmpool", "lib/systemd/system/shmpoold.service", "lib/systemd/system/shmpoold.socket",
     "etc/shmpool/shmpoold.conf", "include/shmpool/kernel.h", "include/shmpool/client/client.h",
     "include/shmpool/client/requests.h", "lib/cmake/shmpool/shmpoolConfig.cmake",
-    "lib/cmake/shmpool/shmpoolConfigVersion.cmake",
+    "lib/cmake/shmpool/shmpoolConfigVersion.cmake", "lib/sysusers.d/shmpool.conf",
 ]
 
 
 @pytest.mark.time_limit(900)
-def test_install_then_build_and_run_the_example(daemon_factory, workdir):
+def test_install_then_build_and_run_the_example(daemon_factory, workdir, shmpool_group):
     prefix = os.path.join(workdir, "prefix")
     run(["cmake", "--install", BUILD_DIR, "--prefix", prefix])
     for rel in INSTALLED:
@@ -65,6 +88,8 @@ def test_install_then_build_and_run_the_example(daemon_factory, workdir):
     service = open(os.path.join(prefix, "lib/systemd/system/shmpoold.service")).read()
     assert "ExecStart=%s/bin/shmpoold --foreground --config %s/etc/shmpool/shmpoold.conf\n" % (prefix, prefix) \
         in service, service
+    assert "\nUser=shmpool\n" in service, service
+    assert PACKAGED_CONF_LINE in open(os.path.join(prefix, "etc/shmpool/shmpoold.conf")).read()
 
     example_build = os.path.join(workdir, "example-build")
     run(["cmake", "-S", os.path.join(h.REPO, "examples", "client"), "-B", example_build,
@@ -84,7 +109,7 @@ def test_install_then_build_and_run_the_example(daemon_factory, workdir):
 
 
 @pytest.mark.time_limit(900)
-def test_deb_package_contents_and_its_daemon_runs(daemon_factory, workdir):
+def test_deb_package_contents_and_its_daemon_runs(daemon_factory, workdir, shmpool_group):
     if shutil.which("cpack") is None or shutil.which("dpkg-deb") is None:
         pytest.skip("cpack or dpkg-deb missing (Debian packages cmake, dpkg)")
     out_dir = os.path.join(workdir, "pkg")
@@ -103,6 +128,8 @@ def test_deb_package_contents_and_its_daemon_runs(daemon_factory, workdir):
     control = os.path.join(workdir, "control")
     run(["dpkg-deb", "-e", deb, control])
     assert open(os.path.join(control, "conffiles")).read().split() == ["/etc/shmpool/shmpoold.conf"]
+    postinst = open(os.path.join(control, "postinst")).read()
+    assert "systemd-sysusers shmpool.conf" in postinst and os.access(os.path.join(control, "postinst"), os.X_OK)
 
     root = os.path.join(workdir, "root")
     run(["dpkg-deb", "-x", deb, root])

@@ -68,7 +68,25 @@ def test_units_verify_and_are_hardened(workdir):
     assert s["ExecStopPost"] == [s["ExecStart"][0].replace("--foreground", "--cleanup --keep-socket")], s
     assert s["RuntimeDirectory"] == ["shmpool"] and s["RuntimeDirectoryPreserve"] == ["yes"], s
     assert s["RestrictAddressFamilies"] == ["AF_UNIX"], s
-    assert unit_settings(sock)["ListenStream"][0].startswith("/run/shmpool/"), "socket path"
+    assert s["User"] == ["shmpool"] and s["Group"] == ["shmpool"], "the service must not run as root"
+    sock_settings = unit_settings(sock)
+    assert sock_settings["ListenStream"][0].startswith("/run/shmpool/"), "socket path"
+    assert sock_settings["SocketGroup"] == ["shmpool"] and sock_settings["SocketMode"] == ["0660"], sock_settings
+
+
+def test_sysusers_file_declares_the_service_user(workdir):
+    """systemd-sysusers, run into an empty root, creates the user and group the service names."""
+    sysusers = need("systemd-sysusers")
+    root = os.path.join(workdir, "root")
+    os.makedirs(os.path.join(root, "etc"))
+    r = subprocess.run([sysusers, "--root", root, os.path.join(CONFIG_DIR, "shmpool.sysusers")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    passwd = open(os.path.join(root, "etc", "passwd")).read().splitlines()
+    group = open(os.path.join(root, "etc", "group")).read().splitlines()
+    user = [line.split(":") for line in passwd if line.startswith("shmpool:")]
+    assert len(user) == 1 and user[0][5] == "/var/lib/shmpool" and int(user[0][2]) < 1000, passwd
+    assert [line for line in group if line.startswith("shmpool:")], group
 
 
 class NotifySocket:

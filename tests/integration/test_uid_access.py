@@ -25,6 +25,11 @@ def shared_daemon(daemon_factory, *args):
     return d
 
 
+def share_with_nobody(conn, name):
+    """Root's dataset becomes readable by nobody, who names it "0/<name>" (docs/protocol.md)."""
+    conn.ok("dataset.share", **{"name": name, "with": ["nobody"]})
+
+
 def owners(conn):
     return {ds["name"]: ds["owner_uid"] for ds in conn.ok("dataset.list")["datasets"]}
 
@@ -51,21 +56,23 @@ def test_dataset_limit_is_per_uid_and_counts_job_outputs(daemon_factory):
     h.expect_error(h.put_shm(c, "r3", a), "uid_dataset_limit")  # a copy job's output is the client's too
     h.expect_error(h.submit(c, "map", {"x": "r1"}, params={"op": "exp"}), "uid_dataset_limit")
     assert d.segments() == segments, "a refused dataset allocated a segment"
+    share_with_nobody(c, "r1")
+    share_with_nobody(c, "r2")
 
-    # nobody is served meanwhile, under its own count; its job on root's input is nobody's
-    replies = h.requests_as_nobody(d, [put_request("n1", a), map_request("r1", "n_exp"), put_request("n3", a),
-                                       map_request("r2", "n4")])
+    # nobody is served meanwhile, under its own count; its job on root's (shared) input is nobody's
+    replies = h.requests_as_nobody(d, [put_request("n1", a), map_request("0/r1", "n_exp"), put_request("n3", a),
+                                       map_request("0/r2", "n4")])
     h.expect_ok(replies[0])
     assert h.expect_ok(replies[1])["output"]["shape"] == [6]
     h.expect_error(replies[2], "uid_dataset_limit")
     h.expect_error(replies[3], "uid_dataset_limit")
     assert owners(c) == {"r1": 0, "r2": 0, "n1": h.NOBODY_UID, "n_exp": h.NOBODY_UID}
-    np.testing.assert_allclose(h.read_dataset(c.ok("dataset.info", name="n_exp")), np.exp(a), rtol=1e-15)
+    np.testing.assert_allclose(h.read_dataset(c.ok("dataset.info", name="65534/n_exp")), np.exp(a), rtol=1e-15)
 
     # a delete gives the place back, to that uid only
     c.ok("dataset.delete", name="r2")
     h.expect_error(h.requests_as_nobody(d, [put_request("n5", a)])[0], "uid_dataset_limit")
-    out = h.output_array(c, h.run_job(c, "map", {"x": "n1"}, params={"op": "square"}, output="r_sq"))
+    out = h.output_array(c, h.run_job(c, "map", {"x": "65534/n1"}, params={"op": "square"}, output="r_sq"))
     np.testing.assert_array_equal(out, a * a)
     assert owners(c)["r_sq"] == 0
 
@@ -80,18 +87,19 @@ def test_byte_limit_is_per_uid_and_counts_job_outputs(daemon_factory):
     segments = d.segments()
     h.expect_error(h.submit(c, "rbf", {"points": "P"}), "uid_bytes_limit")  # a 20x20 output: 3200 bytes
     assert d.segments() == segments, "a refused output allocated a segment"
+    share_with_nobody(c, "P")
 
     # nobody may hold 4096 bytes of its own, whoever holds the inputs of its jobs
     replies = h.requests_as_nobody(d, [put_request("n", np.ones(512)), put_request("n2", np.ones(1)),
                                        {"verb": "dataset.delete", "name": "n"},
-                                       {"verb": "job.submit", "kernel": "rbf", "inputs": {"points": "P"},
+                                       {"verb": "job.submit", "kernel": "rbf", "inputs": {"points": "0/P"},
                                         "output": "D", "wait": True}])
     h.expect_ok(replies[0])
     h.expect_error(replies[1], "uid_bytes_limit")
     h.expect_ok(replies[2])
     h.expect_ok(replies[3])
     assert owners(c) == {"a": 0, "P": 0, "D": h.NOBODY_UID}
-    h.assert_close(h.read_dataset(c.ok("dataset.info", name="D")), h.ref_rbf(P), h.RBF_RTOL, "nobody's rbf")
+    h.assert_close(h.read_dataset(c.ok("dataset.info", name="65534/D")), h.ref_rbf(P), h.RBF_RTOL, "nobody's rbf")
 
     c.ok("dataset.delete", name="a")  # root's bytes come back when its dataset is destroyed
     h.assert_close(h.output_array(c, h.run_job(c, "rbf", {"points": "P"}, output="D2")), h.ref_rbf(P), h.RBF_RTOL,
@@ -152,7 +160,8 @@ def test_another_uid_reads_a_0600_segment_only_through_a_read_only_descriptor(da
     X = h.rng(11).standard_normal((300, 7))
     info = h.expect_ok(h.put_shm(c, "X", X))
     assert h.file_mode("/dev/shm/" + info["segment"]) == 0o600
-    got = open_as_nobody(d, "X", info["segment"])
+    share_with_nobody(c, "X")
+    got = open_as_nobody(d, "0/X", info["segment"])
     assert got["by_name"] == "EACCES", got["by_name"]
     assert got["dtype"] == "float64" and got["writeable"] is False
     np.testing.assert_array_equal(np.array(got["values"]), X)
@@ -172,7 +181,8 @@ def test_dataset_open_of_a_job_output_and_its_refusals(daemon_factory):
     P = h.rng(12).standard_normal((64, 3))
     h.expect_ok(h.put_inline(c, "P", P))
     h.run_job(c, "rbf", {"points": "P"}, output="D")
-    got = open_as_nobody(d, "D", c.ok("dataset.info", name="D")["segment"])
+    share_with_nobody(c, "D")
+    got = open_as_nobody(d, "0/D", c.ok("dataset.info", name="D")["segment"])
     h.assert_close(np.array(got["values"]), h.ref_rbf(P), h.RBF_RTOL, "rbf read through dataset.open")
     h.expect_error(c.call("dataset.open", name="nosuch"), "unknown_dataset")
     blocker = h.expect_ok(h.submit(c, "sleep", params={"rows": 1000, "ms": 50}, chunk=1, wait=False))["job"]

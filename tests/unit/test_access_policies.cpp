@@ -1,6 +1,6 @@
 // Unit tests of the access policies: PathPolicy (allowed directories, symlinks, `..`, new files,
 // opens that refuse what changed after the check) and PeerPolicy (own uid and root always,
-// users and groups by name or id, list parsing).
+// users and groups by name or id, list parsing) and AccessPolicy (owners, shares, admins, mode bits).
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
@@ -14,8 +14,10 @@
 #include <string>
 
 #include "common/error.h"
-#include "server/datasets/path_policy.h"
+#include "server/api/access_policy.h"
 #include "server/api/peer_access.h"
+#include "server/datasets/dataset_store.h"
+#include "server/datasets/path_policy.h"
 
 namespace {
 
@@ -115,16 +117,16 @@ TEST_CASE("PathPolicy without directories refuses every path") {
 
 TEST_CASE("PeerPolicy: own uid and root always, others by user or group") {
     shmpool::PeerPolicy own("", "");
-    CHECK(own.allows({1, 0, 0}));
-    CHECK(own.allows({1, geteuid(), 12345}));
-    CHECK_FALSE(own.allows({1, 54321, 54321}));
+    CHECK(own.allows({1, 0, 0, {}}));
+    CHECK(own.allows({1, geteuid(), 12345, {}}));
+    CHECK_FALSE(own.allows({1, 54321, 54321, {}}));
     shmpool::PeerPolicy by_id("54321, 777", "4242");
-    CHECK(by_id.allows({1, 54321, 1}));
-    CHECK(by_id.allows({1, 777, 1}));
-    CHECK(by_id.allows({1, 60000, 4242}));  // primary group
-    CHECK_FALSE(by_id.allows({1, 60000, 60000}));
+    CHECK(by_id.allows({1, 54321, 1, {}}));
+    CHECK(by_id.allows({1, 777, 1, {}}));
+    CHECK(by_id.allows({1, 60000, 4242, {}}));  // primary group
+    CHECK_FALSE(by_id.allows({1, 60000, 60000, {}}));
     shmpool::PeerPolicy by_name("nobody", "");
-    CHECK(by_name.allows({1, 65534, 65534}));
+    CHECK(by_name.allows({1, 65534, 65534, {}}));
     CHECK(code_of([] { shmpool::PeerPolicy("no-such-user-xyz", ""); }) == ErrorCode::bad_name);
     CHECK(code_of([] { shmpool::PeerPolicy("", "no-such-group-xyz"); }) == ErrorCode::bad_name);
 }
@@ -133,4 +135,64 @@ TEST_CASE("split_list trims and drops empty items") {
     CHECK(shmpool::split_list("") == std::vector<std::string>{});
     CHECK(shmpool::split_list(" a, b ,,c,") == std::vector<std::string>{"a", "b", "c"});
     CHECK(shmpool::split_list(",") == std::vector<std::string>{});
+}
+
+namespace {
+
+struct stat file_stat(uid_t uid, gid_t gid, mode_t mode) {
+    struct stat st {};
+    st.st_uid = uid, st.st_gid = gid, st.st_mode = S_IFREG | mode;
+    return st;
+}
+
+shmpool::PeerCred peer(uid_t uid, gid_t gid, std::vector<gid_t> groups = {}) { return {1, uid, gid, std::move(groups)}; }
+
+}  // namespace
+
+TEST_CASE("AccessPolicy: owners, shares by user, group or all, and admins") {
+    shmpool::AccessPolicy policy("54321", "4242");
+    shmpool::Dataset ds;
+    ds.name = "X", ds.owner_uid = 1000;
+    const auto alice = peer(1000, 1000), bob = peer(2000, 2000, {3000}), admin = peer(54321, 1), by_group = peer(7, 4242);
+    CHECK(policy.may_read(alice, ds));
+    CHECK_FALSE(policy.may_read(bob, ds));
+    CHECK(policy.may_read(admin, ds));
+    CHECK(policy.may_read(by_group, ds));  // an admin group member
+    CHECK(policy.may_read(peer(0, 0), ds));
+    CHECK(code_of([&] { policy.require_read(bob, ds, "1000/X"); }) == ErrorCode::unknown_dataset);
+    ds.shares.groups = {3000};  // bob's supplementary group
+    CHECK(policy.may_read(bob, ds));
+    CHECK(code_of([&] { policy.require_owner(bob, ds, "delete"); }) == ErrorCode::not_owner);
+    policy.require_owner(admin, ds, "delete");
+    ds.shares = {};
+    ds.shares.users = {2000};
+    CHECK(policy.may_read(bob, ds));
+    CHECK_FALSE(policy.may_read(peer(2001, 2001), ds));
+    ds.shares.all = true;
+    CHECK(policy.may_read(peer(2001, 2001), ds));
+    CHECK(code_of([&] { policy.require_admin(bob, "shutdown"); }) == ErrorCode::not_admin);
+    policy.require_admin(peer(geteuid(), 0), "shutdown");
+    CHECK(code_of([&] { policy.require_job_owner(bob, 1000, 7); }) == ErrorCode::not_owner);
+    CHECK(code_of([&] { policy.require_own_namespace(bob, 1000, "1000/Y"); }) == ErrorCode::not_owner);
+}
+
+TEST_CASE("AccessPolicy judges files by the peer's class: owner, else group, else others") {
+    shmpool::AccessPolicy policy("", "");
+    using shmpool::ObjectUse;
+    auto access = [&](const shmpool::PeerCred& p, const struct stat& st, ObjectUse use) {
+        return code_of([&] { policy.require_file_access(p, st, use, "f"); });
+    };
+    const auto alice = peer(1000, 1000, {50});
+    CHECK(access(alice, file_stat(0, 0, 0600), ObjectUse::read) == ErrorCode::permission_denied);
+    CHECK(access(alice, file_stat(0, 0, 0644), ObjectUse::write) == ErrorCode::permission_denied);
+    CHECK_NOTHROW(policy.require_file_access(alice, file_stat(0, 50, 0640), ObjectUse::read, "f"));  // its group
+    CHECK(access(alice, file_stat(1000, 50, 0040), ObjectUse::read) == ErrorCode::permission_denied);  // owner class wins
+    CHECK_NOTHROW(policy.require_file_access(peer(0, 0), file_stat(1000, 1000, 0), ObjectUse::write, "f"));  // root
+    CHECK(code_of([&] { policy.require_owned_object(alice, file_stat(0, 0, 0666), "o"); }) == ErrorCode::permission_denied);
+    CHECK(code_of([&] { policy.require_dir_access(alice, file_stat(0, 0, 0755), ObjectUse::write, "d"); }) ==
+          ErrorCode::permission_denied);
+    struct stat tmp = file_stat(0, 0, 01777);
+    CHECK(code_of([&] { policy.require_may_replace(alice, tmp, file_stat(0, 0, 0666), "f"); }) ==
+          ErrorCode::permission_denied);  // sticky: not hers
+    CHECK_NOTHROW(policy.require_may_replace(alice, tmp, file_stat(1000, 1000, 0644), "f"));
 }

@@ -82,10 +82,21 @@ TEST_CASE("put FILE.npy sends the file's absolute path", "[cli]") {
     }
 }
 
-TEST_CASE("put --shm sends shm, dtype and shape", "[cli]") {
+TEST_CASE("share and unshare send their targets; --all is \"*\"", "[cli]") {
+    CHECK(request_of({"share", "P", "--with", "alice", "--with", "@staff"}) ==
+          json{{"verb", "dataset.share"}, {"name", "P"}, {"with", {"alice", "@staff"}}});
+    CHECK(request_of({"share", "P", "--all"})["with"] == json{"*"});
+    CHECK(usage_error_of({"share", "P"}) == "share");
+    CHECK(request_of({"unshare", "P"}) == json{{"verb", "dataset.unshare"}, {"name", "P"}});
+    CHECK(request_of({"unshare", "P", "--with", "1000"})["with"] == json{"1000"});
+}
+
+TEST_CASE("put --shm opens the object here and passes it, with dtype and shape", "[cli]") {
     CHECK(request_of({"put", "--shm", "/myarray", "--dtype", "float32", "--shape", "4000,64", "--name", "X"}) ==
-          json{{"verb", "dataset.put"}, {"name", "X"}, {"shm", "/myarray"}, {"dtype", "float32"},
+          json{{"verb", "dataset.put"}, {"name", "X"}, {"fd", true}, {"dtype", "float32"},
                {"shape", {4000, 64}}});
+    CHECK(shmpool::cli::parse_command({"put", "--shm", "/myarray", "--dtype", "uint8", "--shape", "3", "--name", "X"})
+              .fd_from == "/dev/shm/myarray");
     CHECK(request_of({"put", "--shm=/a", "--dtype=uint8", "--shape=2,3,4,5", "--name=Y"})["shape"] ==
           json{2, 3, 4, 5});
     CHECK(request_of({"put", "--shm", "/a", "--dtype", "int64", "--shape", "7", "--name", "Z"})["shape"] == json{7});

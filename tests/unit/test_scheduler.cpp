@@ -140,7 +140,7 @@ struct Harness {
         meta.shape.dims[0] = n;
         meta.shape.dims[1] = d;
         Segment mapping;
-        DatasetPtr ds = store->create(name, meta, getuid(), &mapping);
+        DatasetPtr ds = store->create(name, meta, 0, &mapping);
         auto* p = static_cast<double*>(mapping.data());
         for (uint64_t i = 0; i < n * d; ++i) p[i] = double(i % 17) * 0.25;
         if (seal) store->seal(*ds);
@@ -295,7 +295,7 @@ TEST_CASE("an rbf job publishes its input and output and seals the output when d
     Job& job = h.submit(Harness::rbf_spec("pts", 4, "F"));
     REQUIRE(job.n_ranges == 3);
     REQUIRE(job.output);
-    DatasetPtr out = h.store->find("F");
+    DatasetPtr out = h.store->find(0, "F");
     CHECK_FALSE(out->sealed);
     CHECK(out->producer_job == job.id);
     CHECK(h.segments() == std::set<std::string>{points->segment, out->segment});
@@ -526,7 +526,7 @@ TEST_CASE("a kernel_error completion fails the job at once and removes its outpu
     CHECK_FALSE(job.output);
     CHECK(h.dataset_names() == std::set<std::string>{"pts"});
     CHECK(h.segments() == std::set<std::string>{points->segment});
-    CHECK_THROWS_AS(h.store->find(out_name), Error);
+    CHECK_THROWS_AS(h.store->find(0, out_name), Error);
 
     // What was in flight still comes back; it changes nothing, then the slot is freed.
     CHECK(job.slot >= 0);

@@ -22,6 +22,5 @@ const Kernel& fault_kernel();      // worker/kernels/fault.cpp (test kernel)
 // Internal copy kernels ('_' names: the daemon's own jobs), worker/kernels/io_kernels.cpp.
 const Kernel& load_npy_kernel();
 const Kernel& save_npy_kernel();
-const Kernel& copy_shm_kernel();
 
 }  // namespace shmpool

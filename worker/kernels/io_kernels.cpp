@@ -1,6 +1,6 @@
-// The daemon's own copy kernels, so bulk bytes never pass through its event loop: load an
-// .npy file's rows (or transposed tiles) byte-swapped if need be, copy a client's
-// shared-memory object, save a dataset's rows to a file.
+// The daemon's own copy kernels, so bulk bytes never pass through its event loop: load the
+// rows (or transposed tiles, byte-swapped if need be) of an .npy file or a client's shm object
+// held open by the daemon; save a dataset's rows to a file.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -202,44 +202,6 @@ public:
     }
 };
 
-// Reads the client's object per range with pread, holding neither a mapping nor a descriptor
-// between ranges: once the copy has ended and the client unlinks the object, nothing of the
-// daemon's pins its pages, however long the worker keeps the job's state.
-class CopyShmRun : public KernelRun {
-public:
-    CopyShmRun(const std::string& shm, const ArrayView& out)
-        : shm_(shm), out_(out.out<char>()), row_(row_bytes(out.meta)) {
-        if (Segment::size_of(shm_) < checked_bytes(out.meta.shape, out.meta.dtype))
-            throw KernelError("shared-memory object '" + shm_ + "' shrank below the dataset's size");
-    }
-    void run(uint64_t begin, uint64_t end) override {
-        UniqueFd fd(Segment::open_read_only(shm_));
-        uint64_t at = begin * row_;
-        pread_all(fd.get(), out_ + at, (end - begin) * row_, at);
-    }
-
-private:
-    std::string shm_;
-    char* out_;
-    uint64_t row_;
-};
-
-class CopyShmKernel : public Kernel {
-public:
-    std::string name() const override { return "_copy_shm"; }
-    std::vector<std::string> roles() const override { return {}; }
-    nlohmann::json describe_params() const override { return {{"shm", "object name"}}; }
-    std::string description() const override { return "copies a client's shared-memory object into a dataset"; }
-    Plan plan(const PlanInput& in) const override {
-        require_string(in.params, "shm");
-        ArrayMeta m = meta_from_params(in.params);
-        return Plan{m, m.shape.rows()};
-    }
-    std::unique_ptr<KernelRun> start(const RunContext& ctx) const override {
-        return std::make_unique<CopyShmRun>(require_string(ctx.params, "shm"), ctx.output);
-    }
-};
-
 }  // namespace
 
 const Kernel& load_npy_kernel() {
@@ -248,10 +210,6 @@ const Kernel& load_npy_kernel() {
 }
 const Kernel& save_npy_kernel() {
     static const SaveNpyKernel k;
-    return k;
-}
-const Kernel& copy_shm_kernel() {
-    static const CopyShmKernel k;
     return k;
 }
 

@@ -26,7 +26,6 @@ constexpr KernelAccessor kKernels[] = {
     &fault_kernel,
     &load_npy_kernel,
     &save_npy_kernel,
-    &copy_shm_kernel,
 };
 
 // Kernels added by register_kernel() (plugins), in order. Filled by the daemon before any

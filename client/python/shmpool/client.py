@@ -25,6 +25,15 @@ def dataset_dtype(array):
     return np.dtype(name)
 
 
+def share_targets(users, groups, everyone):
+    """The protocol's share list: "user" or "uid", "@group" or "@gid", "*" for everyone."""
+    if isinstance(users, (str, int)):
+        users = [users]
+    if isinstance(groups, (str, int)):
+        groups = [groups]
+    return [str(u) for u in users] + ["@%s" % g for g in groups] + (["*"] if everyone else [])
+
+
 def inline_exact(array):
     """True when JSON carries every element exactly (integers; finite floats by their repr)."""
     return array.dtype.kind in "iu" or bool(np.isfinite(array).all())
@@ -97,9 +106,10 @@ class Client:
     def _put_shm(self, name, array, dtype):
         temp = TempObject(array, dtype)
         try:
-            return self._call("dataset.put", name=name, shm=temp.name, dtype=dtype.name, shape=list(array.shape))
+            return self._call_with_fd("dataset.put", temp.fd, {"name": name, "fd": True, "dtype": dtype.name,
+                                                               "shape": list(array.shape)})
         finally:
-            temp.unlink()
+            temp.close()
 
     def get(self, name):
         """A read-only NumPy array over the dataset's shared-memory segment, with no copy. It
@@ -145,13 +155,26 @@ class Client:
         with self._lock:
             self._datasets.pop(name, None)
 
+    def share(self, name, users=(), groups=(), everyone=False):
+        """Lets other users read dataset `name` (read-only): users by name or uid, groups by
+        name or gid, or everyone allowed to connect. They name it "<your uid>/<name>"
+        (Dataset.ref). Returns its Dataset handle."""
+        return Dataset(self, self._call("dataset.share", name=getattr(name, "name", name),
+                                        **{"with": share_targets(users, groups, everyone)}))
+
+    def unshare(self, name, users=(), groups=(), everyone=False):
+        """Takes shares of dataset `name` back; with no arguments, every share."""
+        targets = share_targets(users, groups, everyone)
+        args = {"with": targets} if targets else {}
+        return Dataset(self, self._call("dataset.unshare", name=getattr(name, "name", name), **args))
+
     # ---- jobs
     def run(self, kernel, inputs=None, params=None, chunk=None, output=None, timeout=None):
         """Submits a job and returns its Job at once. inputs: {role: dataset name or Dataset};
         chunk: rows per range (None: automatic); output: the output dataset's name (None: the
         daemon's job<id>.out); timeout: seconds after which the daemon ends it timed_out."""
         args = {"kernel": kernel, "params": params or {},
-                "inputs": {role: getattr(ds, "name", ds) for role, ds in (inputs or {}).items()}}
+                "inputs": {role: getattr(ds, "ref", ds) for role, ds in (inputs or {}).items()}}
         for key, value in (("chunk", chunk), ("output", output), ("timeout_s", timeout)):
             if value is not None:
                 args[key] = value
@@ -183,7 +206,11 @@ class Client:
 
     def _call(self, verb, **args):
         """One request; its result, or the ShmpoolError of its error."""
-        reply = self._conn.call(verb, args, self.timeout)
+        return self._call_with_fd(verb, None, args)
+
+    def _call_with_fd(self, verb, fd, args):
+        """_call of a dict of args, with descriptor fd (None: none) passed on the request."""
+        reply = self._conn.call(verb, args, self.timeout, fds=() if fd is None else (fd,))
         if reply.get("ok") is True:
             return reply.get("result", {})
         raise error_from_reply(reply)

@@ -114,8 +114,9 @@ class Connection:
             raise DaemonConnectionError(str(self._broken))
 
     # ---- requests
-    def send(self, verb, args):
-        """Sends {"id", "verb", **args}; returns the id to receive() the reply with."""
+    def send(self, verb, args, fds=()):
+        """Sends {"id", "verb", **args}, with `fds` passed (SCM_RIGHTS) on its first bytes;
+        returns the id to receive() the reply with."""
         self._check_usable()
         with self._state:
             rid = self._next_id
@@ -125,7 +126,8 @@ class Connection:
             with self._state:
                 self._in_flight.add(rid)
             try:
-                self._sock.sendall(line)
+                sent = socket.send_fds(self._sock, [line], list(fds)) if fds else 0
+                self._sock.sendall(line[sent:])
             except OSError as e:
                 raise self._fail("sending a %s request" % verb, e) from e
         return rid
@@ -166,9 +168,9 @@ class Connection:
             self._in_flight.discard(rid)
             _close_passed_fd(self._replies.pop(rid, None))
 
-    def call(self, verb, args, timeout=None):
+    def call(self, verb, args, timeout=None, fds=()):
         """send + receive: the whole reply."""
-        rid = self.send(verb, args)
+        rid = self.send(verb, args, fds)
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             return self.receive(rid, deadline)

@@ -11,8 +11,10 @@ class Dataset:
     """A dataset of the daemon, described by its `info` (docs/protocol.md).
 
     ``name``, ``dtype`` (numpy.dtype), ``shape`` (tuple), ``nbytes``, ``segment`` (the object in
-    /dev/shm), ``sealed``, ``owner_uid`` (the uid whose per-uid limits it counts against). ``array()`` maps it read-only with no copy. Used in a ``with`` block,
-    the dataset is deleted when the block ends."""
+    /dev/shm), ``sealed``, ``owner_uid`` (the uid it belongs to, whose per-uid limits it counts
+    against), ``ref`` ("<owner uid>/<name>": the name that reaches it from any uid, e.g. a dataset
+    another user shared), ``shares``. ``array()`` maps it read-only with no copy. Used in a
+    ``with`` block, the dataset is deleted when the block ends."""
 
     def __init__(self, client, info):
         self._client = client
@@ -24,10 +26,12 @@ class Dataset:
         self.segment = info.get("segment")
         self.sealed = info.get("sealed", True)
         self.owner_uid = info.get("owner_uid")
+        self.ref = info.get("ref", self.name)
+        self.shares = info.get("shares")
 
     def array(self):
         """A read-only NumPy view of the dataset's segment (no copy); see Client.get."""
-        return self._client.get(self.name)
+        return self._client.get(self.ref)
 
     def delete(self):
         """Deletes the dataset; a dataset already gone is not an error."""

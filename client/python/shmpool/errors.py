@@ -47,6 +47,11 @@ class ResourceError(ShmpoolError):
     """Files, shared memory or limits of the daemon."""
 
 
+class AccessDenied(ShmpoolError):
+    """Another uid's dataset or job, an administrators' verb, or a file or shm object the
+    client itself could not open (docs/security.md)."""
+
+
 class DaemonError(ShmpoolError):
     """The daemon is stopping, or hit a bug of its own."""
 
@@ -85,6 +90,9 @@ _CODES = {
     "uid_dataset_limit": ("UidDatasetLimit", ResourceError),
     "uid_bytes_limit": ("UidBytesLimit", ResourceError),
     "too_many_descriptors": ("TooManyDescriptors", RequestError),
+    "not_owner": ("NotOwner", AccessDenied),
+    "not_admin": ("NotAdmin", AccessDenied),
+    "permission_denied": ("PermissionDenied", AccessDenied),
 }
 
 ERROR_CLASSES = {}
@@ -110,4 +118,4 @@ def error_from_reply(reply):
 
 
 __all__ = ["ShmpoolError", "DaemonConnectionError", "RequestError", "NotFound", "JobFailed", "ResourceError",
-           "DaemonError", "ERROR_CLASSES", "error_for", "error_from_reply"] + [n for n, _ in _CODES.values()]
+           "AccessDenied", "DaemonError", "ERROR_CLASSES", "error_for", "error_from_reply"] + [n for n, _ in _CODES.values()]

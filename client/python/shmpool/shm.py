@@ -6,7 +6,6 @@ import errno
 import mmap
 import os
 import re
-import secrets
 
 import numpy as np
 
@@ -18,20 +17,18 @@ _TEMP_NAME = re.compile(r"shmpool-py\.(\d+)\.[0-9a-f]+\Z")
 
 
 class TempObject:
-    """A fresh POSIX shm object (0600, fully allocated) holding one copy of an array.
-    `name` is its shm_open name ("/shmpool-py.<pid>.<hex>"); unlink() removes it."""
+    """A fresh anonymous shared-memory file (memfd, fully allocated) holding one copy of an
+    array, passed to the daemon as a descriptor (dataset.put "fd": true): it has no name in
+    /dev/shm, so nothing of it outlives the client, and the daemon reads exactly what the client
+    could. close() releases it."""
 
     def __init__(self, array, dtype):
-        self.name = "/%s%d.%s" % (TEMP_PREFIX, os.getpid(), secrets.token_hex(8))
-        self.path = SHM_DIR + self.name
-        fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        self.fd = os.memfd_create("shmpool-py-put", os.MFD_CLOEXEC)
         try:
-            self._fill(fd, array, dtype)
+            self._fill(self.fd, array, dtype)
         except BaseException:
-            self.unlink()
+            self.close()
             raise
-        finally:
-            os.close(fd)
 
     def _fill(self, fd, array, dtype):
         nbytes = array.size * dtype.itemsize
@@ -40,18 +37,17 @@ class TempObject:
             os.posix_fallocate(fd, 0, nbytes)
         except OSError as e:
             code = "no_space" if e.errno == errno.ENOSPC else "io_error"
-            raise error_for(code, "posix_fallocate() failed while allocating %d bytes for %s: %s"
-                            % (nbytes, self.path, e.strerror)) from e
+            raise error_for(code, "posix_fallocate() failed while allocating %d bytes of shared memory: %s"
+                            % (nbytes, e.strerror)) from e
         with mmap.mmap(fd, nbytes, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE) as m:
             target = np.ndarray(array.shape, dtype=dtype, buffer=m)
             np.copyto(target, array, casting="equiv")  # the one copy (also makes it C order, native)
             del target  # release the buffer before the mapping closes
 
-    def unlink(self):
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
+    def close(self):
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def map_descriptor(fd, dtype, shape, what):
