@@ -76,7 +76,7 @@ TEST_CASE("describe() names no segment; reveal() names it and marks the dataset 
 TEST_CASE("a deleted segment no client saw is kept and becomes the next output of its size", "[spares]") {
     SpareStore s;
     uint64_t backing = s.output("a")->backing;
-    s.store->erase("a");
+    s.store->erase(getuid(), "a");
     REQUIRE(s.spares->count() == 1);
     DatasetPtr b = s.output("b");
     CHECK(b->backing == backing);
@@ -90,7 +90,7 @@ TEST_CASE("a deleted segment that was revealed is unlinked, never kept", "[spare
     uint64_t backing = a->backing;
     a->reveal();
     a.reset();
-    s.store->erase("a");
+    s.store->erase(getuid(), "a");
     CHECK(s.spares->count() == 0);
     CHECK_FALSE(std::filesystem::exists("/dev/shm/" + segment));
     CHECK(s.output("b")->backing != backing);
