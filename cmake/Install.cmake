@@ -4,6 +4,7 @@ include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 install(TARGETS shmpoold shmpool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS shmpool_python LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/shmpool)
 install(FILES ${PROJECT_SOURCE_DIR}/config/shmpoold.socket DESTINATION lib/systemd/system)
 # The service unit and the config file are placed when installing, with the prefix of the
 # install (`--prefix`, or /usr under CPack): ExecStart names PREFIX/bin/shmpoold and the config

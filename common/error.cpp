@@ -45,6 +45,9 @@ std::string_view error_code_name(ErrorCode code) {
         case ErrorCode::uid_dataset_limit: return "uid_dataset_limit";
         case ErrorCode::uid_bytes_limit: return "uid_bytes_limit";
         case ErrorCode::too_many_descriptors: return "too_many_descriptors";
+        case ErrorCode::python_error: return "python_error";
+        case ErrorCode::python_version_mismatch: return "python_version_mismatch";
+        case ErrorCode::code_not_allowed: return "code_not_allowed";
     }
     return "internal";
 }

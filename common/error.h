@@ -46,6 +46,9 @@ enum class ErrorCode {
     uid_dataset_limit,     // the client's uid already holds max_datasets_per_uid datasets
     uid_bytes_limit,       // the dataset would take the client's uid over max_shm_bytes_per_uid
     too_many_descriptors,  // the connection already has its maximum of descriptor replies unsent
+    python_error,          // the job's Python function raised (the message carries its traceback)
+    python_version_mismatch,  // the client's Python minor version is not the workers' (bytecode differs)
+    code_not_allowed,      // the client's uid may not run code on the daemon (code-users / code-groups)
 };
 
 std::string_view error_code_name(ErrorCode code);

@@ -17,6 +17,8 @@ PACKAGES=(
   clang libclang-rt-14-dev           # libFuzzer targets (scripts/fuzz.sh)
   util-linux                         # setpriv: the security tests run a client as nobody
   python3-matplotlib python3-joblib python3-sklearn python3-distributed  # benchmarks: plots and baselines
+  libpython3.11-dev python3-cloudpickle   # users' Python functions: CPython embedded in the workers, code shipped by the client
+  python3-tqdm                       # the Python client's progress bar (optional)
 )
 
 missing=()

@@ -71,6 +71,7 @@ Daemon::Daemon(DaemonOptions options) : opts_(std::move(options)), signals_(io_)
     if (opts_.workers > ctl::kMaxWorkers)
         throw Error(ErrorCode::bad_request, "at most " + std::to_string(ctl::kMaxWorkers) + " workers");
     peers_ = std::make_unique<PeerPolicy>(opts_.allow_users, opts_.allow_groups);
+    code_runners_ = std::make_unique<PeerPolicy>(opts_.code_users, opts_.code_groups, "code-users", "code-groups");
     paths_ = std::make_unique<PathPolicy>(opts_.allow_dirs);
 }
 
@@ -215,7 +216,7 @@ void Daemon::admit(Session::Socket socket) {
             if (scheduler_) scheduler_->cancel_jobs_of_session(id);
         });
     session->set_idle_timeout(opts_.idle_timeout);
-    session->set_peer_uid(peer.uid);
+    session->set_peer(peer);
     log_info("accepted connection " + std::to_string(session->id()) + " from " + peer_text(peer));
     sessions_.emplace(session->id(), session);
     session->start();

@@ -47,6 +47,7 @@ struct DaemonOptions {
     std::chrono::milliseconds worker_stop_grace{2000};
     // Security and limits (docs/security.md).
     std::string allow_users, allow_groups;  // comma lists; the daemon's own uid and root always may connect
+    std::string code_users, code_groups;    // who else may run Python code (the daemon's uid and root always may)
     std::vector<std::string> allow_dirs;    // directories dataset.put/save may use by path (none: no paths)
     unsigned socket_mode = 0660;
     unsigned segment_mode = 0600;
@@ -76,6 +77,7 @@ public:
     WorkerPool& pool() { return *pool_; }
     JobTimers& timers() { return *timers_; }
     const PathPolicy& paths() const { return *paths_; }
+    const PeerPolicy& code_runners() const { return *code_runners_; }
     bool shutting_down() const { return shutting_down_; }
     void begin_shutdown(const std::string& why);
 
@@ -108,6 +110,7 @@ private:
     std::unique_ptr<Router> router_;
     std::unique_ptr<ServiceNotifier> notifier_;
     std::unique_ptr<PeerPolicy> peers_;
+    std::unique_ptr<PeerPolicy> code_runners_;
     std::unique_ptr<PathPolicy> paths_;
     boost::asio::signal_set signals_;
     std::optional<boost::asio::posix::stream_descriptor> notify_;

@@ -99,7 +99,9 @@ private:
             done.partial = job.run->reduce(msg.begin, msg.end);
             done.status = ctl::RangeStatus::ok;
         } catch (const Error& e) {
-            done.status = e.code() == ErrorCode::no_space ? ctl::RangeStatus::no_space : ctl::RangeStatus::kernel_error;
+            done.status = e.code() == ErrorCode::no_space       ? ctl::RangeStatus::no_space
+                          : e.code() == ErrorCode::python_error ? ctl::RangeStatus::python_error
+                                                                : ctl::RangeStatus::kernel_error;
             std::strncpy(done.message, e.what(), sizeof done.message - 1);
         } catch (const std::bad_alloc&) {
             done.status = ctl::RangeStatus::out_of_memory;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "server/daemon.h"
+#include "server/api/code_access.h"
 #include "server/api/progress_feed.h"
 #include "server/api/router.h"
 
@@ -64,6 +65,8 @@ void handle_job_submit(const Call& c) {
         throw Error(ErrorCode::bad_request, "'progress' streams events until the job ends: it needs 'wait'");
     if (wait && !detach) spec.owner_session = c.session->id();
     spec.owner_uid = c.session->peer_uid();
+    if (const Kernel* kernel = find_kernel(spec.kernel); kernel && kernel->runs_client_code())
+        require_may_run_code(c.daemon->code_runners(), c.session->peer());
     Job& job = c.daemon->scheduler().submit(spec);
     c.daemon->timers().arm_timeout(job);
     if (wait)

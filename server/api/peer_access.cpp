@@ -39,12 +39,12 @@ Id resolve_id(const std::string& name, Lookup lookup, Id Entry::*id, const char*
     return entry.*id;
 }
 
-uid_t resolve_user(const std::string& name) {
-    return resolve_id(name, getpwnam_r, &passwd::pw_uid, "allow_users", "user");
+uid_t resolve_user(const std::string& name, const char* setting) {
+    return resolve_id(name, getpwnam_r, &passwd::pw_uid, setting, "user");
 }
 
-gid_t resolve_group(const std::string& name) {
-    return resolve_id(name, getgrnam_r, &group::gr_gid, "allow_groups", "group");
+gid_t resolve_group(const std::string& name, const char* setting) {
+    return resolve_id(name, getgrnam_r, &group::gr_gid, setting, "group");
 }
 
 // The supplementary groups of the user `uid` (empty when the uid has no passwd entry).
@@ -83,10 +83,11 @@ PeerCred peer_credentials(int fd) {
     return PeerCred{cred.pid, cred.uid, cred.gid};
 }
 
-PeerPolicy::PeerPolicy(const std::string& users, const std::string& groups) {
+PeerPolicy::PeerPolicy(const std::string& users, const std::string& groups, const char* users_setting,
+                       const char* groups_setting) {
     uids_ = {0, geteuid()};
-    for (const auto& u : split_list(users)) uids_.insert(resolve_user(u));
-    for (const auto& g : split_list(groups)) gids_.insert(resolve_group(g));
+    for (const auto& u : split_list(users)) uids_.insert(resolve_user(u, users_setting));
+    for (const auto& g : split_list(groups)) gids_.insert(resolve_group(g, groups_setting));
 }
 
 bool PeerPolicy::allows(const PeerCred& peer) const { return uids_.count(peer.uid) || in_allowed_group(peer); }

@@ -24,8 +24,9 @@ class PeerPolicy {
 public:
     // `users`, `groups`: comma-separated names or numeric ids (empty: nobody by that route).
     // The daemon's own uid and root are always allowed. Throws Error(bad_name) for an
-    // unknown user or group.
-    PeerPolicy(const std::string& users, const std::string& groups);
+    // unknown user or group, naming the setting it came from.
+    PeerPolicy(const std::string& users, const std::string& groups, const char* users_setting = "allow_users",
+               const char* groups_setting = "allow_groups");
     bool allows(const PeerCred& peer) const;
     std::string describe() const;  // for the startup log
 

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/unique_fd.h"
+#include "server/api/peer_access.h"
 
 namespace shmpool {
 
@@ -50,8 +51,9 @@ public:
     // Slowloris bound: a partial line must complete within one to two of these (0: none).
     void set_idle_timeout(std::chrono::milliseconds timeout) { idle_timeout_ = timeout; }
     // The client's uid (SO_PEERCRED at accept): what it creates counts against this uid's quota.
-    void set_peer_uid(uid_t uid) { peer_uid_ = uid; }
-    uid_t peer_uid() const { return peer_uid_; }
+    void set_peer(const PeerCred& peer) { peer_ = peer; }
+    uid_t peer_uid() const { return peer_.uid; }
+    const PeerCred& peer() const { return peer_; }
     // Requests of this connection not yet answered: a request holds the token until every
     // copy of its Call is gone (answered now, or its job-end callback has run).
     size_t requests_open() const { return requests_open_; }
@@ -93,7 +95,7 @@ private:
     size_t fds_unsent_ = 0;
     bool writing_ = false, reading_ = false, closing_ = false;
     uint64_t id_;
-    uid_t peer_uid_ = 0;
+    PeerCred peer_;  // SO_PEERCRED at accept
     // --- partial-line timeout
     std::chrono::milliseconds idle_timeout_{0};
     boost::asio::steady_timer idle_timer_;

@@ -3,6 +3,7 @@
 #include "server/jobs/scheduler.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include "common/futex.h"
@@ -29,6 +30,16 @@ void count_end(SchedulerMetrics& m, const Job& job) {
     m.job_latency_s.observe(std::chrono::duration<double>(job.ended - job.submitted).count());
 }
 
+// A client-chosen role name fits the control segment and reads as an identifier.
+const std::string& checked_role_name(const std::string& role) {
+    bool ok = !role.empty() && role.size() < ctl::kRoleBytes && !std::isdigit(static_cast<unsigned char>(role[0]));
+    for (char ch : role) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_');
+    if (!ok)
+        throw Error(ErrorCode::bad_request, "input role '" + role + "' must be 1.." +
+                                                std::to_string(ctl::kRoleBytes - 1) + " characters [A-Za-z0-9_], not a digit first");
+    return role;
+}
+
 void copy_name(char* dst, size_t cap, const std::string& src) {
     std::memset(dst, 0, cap);
     std::memcpy(dst, src.data(), std::min(cap - 1, src.size()));
@@ -47,8 +58,13 @@ std::vector<std::pair<std::string, DatasetPtr>> Scheduler::resolve_inputs(const 
                                                                           const JobSpec& spec) const {
     std::vector<std::string> roles = k.roles();
     for (const auto& kv : spec.inputs)
-        if (std::find(roles.begin(), roles.end(), kv.first) == roles.end())
-            throw Error(ErrorCode::unknown_role, "kernel '" + k.name() + "' takes no input '" + kv.first + "'");
+        if (std::find(roles.begin(), roles.end(), kv.first) == roles.end()) {
+            if (!k.any_roles())
+                throw Error(ErrorCode::unknown_role, "kernel '" + k.name() + "' takes no input '" + kv.first + "'");
+            roles.push_back(checked_role_name(kv.first));
+        }
+    if (roles.size() > ctl::kMaxRoles)
+        throw Error(ErrorCode::too_large, "a job takes at most " + std::to_string(ctl::kMaxRoles) + " inputs");
     std::vector<std::pair<std::string, DatasetPtr>> inputs;
     for (const auto& role : roles) {
         auto it = spec.inputs.find(role);
@@ -380,9 +396,10 @@ void Scheduler::account(uint32_t slot, const ctl::DoneMsg& msg) {
             account_ok(job, msg);
         } else if (msg.status != ctl::RangeStatus::skipped) {
             std::string why(msg.message, strnlen(msg.message, sizeof msg.message));
-            ErrorCode code = msg.status == ctl::RangeStatus::out_of_memory ? ErrorCode::out_of_memory
-                             : msg.status == ctl::RangeStatus::no_space    ? ErrorCode::no_space
-                                                                            : ErrorCode::range_failed;
+            ErrorCode code = msg.status == ctl::RangeStatus::out_of_memory  ? ErrorCode::out_of_memory
+                             : msg.status == ctl::RangeStatus::no_space     ? ErrorCode::no_space
+                             : msg.status == ctl::RangeStatus::python_error ? ErrorCode::python_error
+                                                                             : ErrorCode::range_failed;
             finish(job, JobState::failed, JobError{code, range_text(job, f.index) + ": " + why});
         }
     }

@@ -159,6 +159,20 @@ class Client:
             self._jobs.append(job)
         return job
 
+    def map_ranges(self, fn, rows, inputs=None, out=None, reduce=None, params=None, chunk=None, output=None,
+                   timeout=None):
+        """Runs your Python function over [0, rows) in ranges on the workers; returns the Job.
+
+        fn: a callable (lambdas and closures too: shipped once per job with cloudpickle) or
+        "module:function" importable in the workers. It is called as
+        fn(begin, end, **inputs, out=out, params=params): each input dataset as a read-only NumPy
+        array under its role name, `out` (when out=(dtype, shape)) the writable output array in
+        which it writes its rows, `params` (if fn takes it) the JSON-able `params`. With
+        reduce="sum"/"min"/"max", the numbers fn returns are combined once per range, in range
+        order; Job.result() is then that value, else the output array (or None)."""
+        from .functions import map_ranges
+        return map_ranges(self, fn, rows, inputs, out, reduce, params, chunk, output, timeout)
+
     def _job_result(self, job, final):
         if isinstance(final.get("output"), dict):
             return self.get(final["output"]["name"])

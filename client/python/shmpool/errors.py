@@ -85,6 +85,9 @@ _CODES = {
     "uid_dataset_limit": ("UidDatasetLimit", ResourceError),
     "uid_bytes_limit": ("UidBytesLimit", ResourceError),
     "too_many_descriptors": ("TooManyDescriptors", RequestError),
+    "python_error": ("PythonError", JobFailed),
+    "python_version_mismatch": ("PythonVersionMismatch", RequestError),
+    "code_not_allowed": ("CodeNotAllowed", RequestError),
 }
 
 ERROR_CLASSES = {}

@@ -1,0 +1,237 @@
+"""Users' own Python functions on the pool (the `python` kernel, Client.map_ranges) against the real
+shmpoold: results against NumPy, closures and module:function, failures contained, trust by uid."""
+
+import os
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import shmpool_harness as h
+
+sys.path.insert(0, h.PY_CLIENT_DIR)
+import shmpool  # noqa: E402  (from the source tree)
+
+GRACE = ["--cancel-grace", "0.2"]  # a worker stuck in an ended job's range is replaced soon
+
+
+def client(d):
+    return shmpool.Client(socket=d.socket_path, cleanup=True)
+
+
+def worker_pids(d):
+    return sorted(w["pid"] for w in d.workers())
+
+
+# --------------------------------------------------------------------------- results
+
+def test_map_ranges_output_equals_numpy_without_copying_inputs(daemon):
+    P = h.rng(1).standard_normal((300, 3))
+    scale = 1.5
+
+    def rbf_rows(begin, end, points, out, params):
+        assert not points.flags.writeable and not points.flags.owndata  # the dataset itself, mapped read-only
+        r = np.sqrt(((points[begin:end, None] - points[None]) ** 2).sum(-1)) * params["scale"]
+        out[begin:end] = r ** 3 / 12 + r ** 2 / 6
+
+    with client(daemon) as c:
+        c.put("P", P)
+        D = c.map_ranges(rbf_rows, rows=len(P), inputs={"points": "P"}, out=("float64", (300, 300)),
+                         params={"scale": scale}, chunk=7).result()
+        r = np.sqrt(((P[:, None] - P[None]) ** 2).sum(-1)) * scale
+        np.testing.assert_allclose(D, r ** 3 / 12 + r ** 2 / 6, rtol=1e-13, atol=0)
+        assert not D.flags.writeable
+
+
+@pytest.mark.parametrize("chunk", [1, 7, None])
+def test_reductions_equal_numpy_whatever_the_chunking(daemon, chunk):
+    x = h.rng(2).integers(-1000, 1000, size=1000).astype(np.float64)  # sums of these are exact
+    y = h.rng(3).standard_normal(1000)
+    with client(daemon) as c:
+        c.put("x", x)
+        c.put("y", y)
+        total = c.map_ranges(lambda b, e, x: x[b:e].sum(), rows=len(x), inputs={"x": "x"}, reduce="sum",
+                             chunk=chunk).result()
+        assert total == x.sum()
+        fsum = c.map_ranges(lambda b, e, y: float(np.sum(y[b:e])), rows=len(y), inputs={"y": "y"}, reduce="sum",
+                            chunk=chunk).result()
+        assert fsum == pytest.approx(np.sum(y), rel=1e-13, abs=1e-12)
+        assert c.map_ranges(lambda b, e, y: y[b:e].min(), rows=len(y), inputs={"y": "y"}, reduce="min",
+                            chunk=chunk).result() == y.min()
+        assert c.map_ranges(lambda b, e, y: y[b:e].max(), rows=len(y), inputs={"y": "y"}, reduce="max",
+                            chunk=chunk).result() == y.max()
+
+
+def test_closure_and_lambda(daemon):
+    offset = 0.25
+    weights = np.arange(1.0, 6.0)
+
+    def make_rows(k):
+        def rows(begin, end, out):  # a closure over k, offset and a NumPy array of the client
+            for i in range(begin, end):
+                out[i] = k * i + offset + weights.sum()
+        return rows
+
+    with client(daemon) as c:
+        out = c.map_ranges(make_rows(3), rows=50, out=("float64", 50), chunk=4).result()
+        np.testing.assert_array_equal(out, 3 * np.arange(50) + offset + weights.sum())
+        assert c.map_ranges(lambda b, e: sum(range(b, e)), rows=100, reduce="sum", chunk=9).result() == 4950
+
+
+@pytest.fixture
+def module_dir(workdir, monkeypatch):
+    """A directory on the daemon's (hence its workers') PYTHONPATH holding a module of functions."""
+    path = os.path.join(workdir, "pymods")
+    os.makedirs(path)
+    with open(os.path.join(path, "shmpool_test_funcs.py"), "w") as f:
+        f.write(textwrap.dedent("""
+            import os
+            calls = 0
+
+            def squares(begin, end, x, out):
+                out[begin:end] = x[begin:end] ** 2
+
+            def count_calls(begin, end):
+                global calls
+                calls += 1
+                return calls
+
+            def blas_threads(begin, end):
+                return int(os.environ["OPENBLAS_NUM_THREADS"]) + int(os.environ["OMP_NUM_THREADS"])
+        """))
+    monkeypatch.setenv("PYTHONPATH", path)
+    return path
+
+
+def test_module_function_runs_warm_and_keeps_one_blas_thread(daemon_factory, module_dir):
+    d = daemon_factory.new(workers=1)
+    x = h.rng(4).standard_normal(64)
+    with client(d) as c:
+        c.put("x", x)
+        out = c.map_ranges("shmpool_test_funcs:squares", rows=64, inputs={"x": "x"}, out=("float64", 64)).result()
+        np.testing.assert_array_equal(out, x ** 2)
+        pids = worker_pids(d)
+        first = c.map_ranges("shmpool_test_funcs:count_calls", rows=5, chunk=1, reduce="max").result()
+        second = c.map_ranges("shmpool_test_funcs:count_calls", rows=5, chunk=1, reduce="max").result()
+        assert (first, second) == (5, 10), "module state stays warm in the one worker across jobs"
+        assert worker_pids(d) == pids
+        assert c.map_ranges("shmpool_test_funcs:blas_threads", rows=1, reduce="sum").result() == 2
+        with pytest.raises(shmpool.PythonError, match="ModuleNotFoundError"):
+            c.map_ranges("no_such_module_here:f", rows=3).result()
+
+
+def test_job_globals_do_not_leak_into_the_next_job(daemon_factory):
+    d = daemon_factory.new(workers=1)
+
+    def leave_a_global(begin, end):
+        globals()["LEFT_BEHIND"] = begin
+        return 1
+
+    def look_for_it(begin, end):
+        return int("LEFT_BEHIND" in globals())
+
+    with client(d) as c:
+        assert c.map_ranges(leave_a_global, rows=4, chunk=1, reduce="sum").result() == 4
+        assert c.map_ranges(look_for_it, rows=4, chunk=1, reduce="sum").result() == 0
+
+
+# --------------------------------------------------------------------------- failures
+
+def test_exception_fails_the_job_with_its_traceback_and_the_worker_lives_on(daemon):
+    def check_row(i):
+        if i == 13:
+            raise ValueError("row %d is unlucky" % i)
+
+    def rows(begin, end):
+        for i in range(begin, end):
+            check_row(i)
+
+    def write_input(begin, end, x):
+        x[0] = 1.0
+
+    with client(daemon) as c:
+        pids = worker_pids(daemon)
+        with pytest.raises(shmpool.PythonError) as e:
+            c.map_ranges(rows, rows=40, chunk=5).result()
+        assert e.value.code == "python_error"
+        for part in ("Traceback", "check_row", "ValueError: row 13 is unlucky", "[10, 15)"):
+            assert part in e.value.message, e.value.message
+        c.put("x", np.zeros(8))
+        with pytest.raises(shmpool.PythonError, match="read-only"):
+            c.map_ranges(write_input, rows=1, inputs={"x": "x"}).result()
+        with pytest.raises(shmpool.PythonError, match="SystemExit"):
+            c.map_ranges(lambda b, e: sys.exit(3), rows=1).result()
+        assert c.map_ranges(lambda b, e: e - b, rows=30, reduce="sum").result() == 30
+        assert worker_pids(daemon) == pids, "a Python exception must not cost a worker"
+        np.testing.assert_array_equal(c.get("x"), np.zeros(8))
+
+
+def test_segfault_in_native_code_is_retried_then_range_failed(daemon_factory):
+    d = daemon_factory.new(extra_args=["--max-attempts", "2"])
+
+    def crash(begin, end):
+        import ctypes
+        if begin == 3:
+            ctypes.string_at(0)  # SIGSEGV in the worker
+
+    with client(d) as c:
+        pids = worker_pids(d)
+        with pytest.raises(shmpool.RangeFailed, match="failed 2 attempts"):
+            c.map_ranges(crash, rows=6, chunk=1).result()
+        assert c.map_ranges(lambda b, e: 1, rows=4, chunk=1, reduce="sum").result() == 4
+        assert worker_pids(d) != pids
+
+
+def test_endless_loop_ends_at_timeout_and_at_cancel(daemon_factory):
+    d = daemon_factory.new(extra_args=GRACE)
+
+    def forever(begin, end):
+        while True:
+            pass
+
+    with client(d) as c:
+        with pytest.raises(shmpool.JobTimedOut):
+            c.map_ranges(forever, rows=2, chunk=1, timeout=0.5).result()
+        job = c.map_ranges(forever, rows=2, chunk=1)
+        h.wait_until(lambda: job.status()["state"] == "running" and any(w["job"] == job.id for w in d.workers()), 20)
+        assert job.cancel()
+        with pytest.raises(shmpool.JobCancelled):
+            job.result()
+        assert c.map_ranges(lambda b, e: 1, rows=8, chunk=1, reduce="sum").result() == 8
+
+
+# --------------------------------------------------------------------------- requests and trust
+
+def test_bad_python_requests_get_their_codes(daemon):
+    conn = daemon.conn()
+    h.expect_error(h.submit(conn, "python", params={"rows": 3, "python": "3.10", "function": "builtins:max"}),
+                   "python_version_mismatch")
+    h.expect_error(h.submit(conn, "python", params={"rows": 3, "python": "3.11"}), "missing_role")
+    h.expect_error(h.submit(conn, "python", params={"rows": 3, "python": "3.11", "function": "max"}), "bad_param")
+    h.expect_error(h.submit(conn, "python", params={"rows": 3, "python": "3.11", "function": "builtins:max",
+                                                    "reduce": "mean"}), "bad_param")
+    h.expect_error(h.submit(conn, "python", params={"rows": 3, "python": "3.11", "function": "builtins:max",
+                                                    "output": {"dtype": "complex", "shape": [3]}}), "dtype_mismatch")
+    done = h.expect_ok(h.submit(conn, "python", params={"rows": 10, "python": "3.11", "function": "builtins:max",
+                                                        "reduce": "sum"}, chunk=3))
+    assert done["value"] == 3 + 6 + 9 + 10  # max(begin, end) of each range is its end
+
+
+def python_submit(rows=10):
+    return {"verb": "job.submit", "kernel": "python", "wait": True, "chunk": 5,
+            "params": {"rows": rows, "python": "3.11", "function": "builtins:max", "reduce": "sum"}}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as another uid")
+def test_only_trusted_uids_may_run_code(daemon_factory):
+    d = daemon_factory.new(extra_args=["--allow-users", "nobody"])
+    h.share_with_everyone(d)
+    refused, plain = h.requests_as_nobody(d, [python_submit(), {"verb": "job.submit", "kernel": "noop",
+                                                                  "params": {"rows": 4}, "wait": True}])
+    h.expect_error(refused, "code_not_allowed")
+    assert "code-users" in refused["error"]["message"]
+    h.expect_ok(plain)  # connecting and built-in kernels stay allowed
+    trusted = daemon_factory.new(extra_args=["--allow-users", "nobody", "--code-users", "nobody"], label="t")
+    h.share_with_everyone(trusted)
+    assert h.expect_ok(h.requests_as_nobody(trusted, [python_submit()])[0])["value"] == 15
