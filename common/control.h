@@ -57,7 +57,7 @@ struct RangeMsg {
     uint64_t begin;
     uint64_t end;
     uint32_t attempt;
-    uint32_t reserved;
+    uint32_t tag;  // unique per dispatch: names the range's result object (result_object_name)
 };
 
 enum class RangeStatus : int32_t {
@@ -77,6 +77,7 @@ struct DoneMsg {
     uint32_t attempt;
     uint64_t elapsed_ns;
     Partial partial;              // reducing kernels: the range's share
+    uint64_t result_bytes;        // >0: the range wrote its result object (a Python job's return values)
     char message[kMessageBytes];  // kernel_error, python_error: why
 };
 

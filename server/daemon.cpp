@@ -94,6 +94,7 @@ int Daemon::run(const std::function<void()>& ready) {
     limits.max_ranges = opts_.max_ranges;
     limits.test_kernels = opts_.test_kernels;
     scheduler_ = std::make_unique<Scheduler>(control_, opts_.workers, *store_, limits);
+    scheduler_->set_instance(opts_.instance);
     pool_ = std::make_unique<WorkerPool>(io_, control_, opts_.workers, notify_fd_, opts_.instance, *scheduler_);
     timers_ = std::make_unique<JobTimers>(io_, *scheduler_, *pool_, opts_.cancel_grace);
     scheduler_->set_end_hook([this](Job& job) { timers_->on_job_end(job); });

@@ -67,6 +67,12 @@ public:
         run(begin, end);
         return {};
     }
+    // After a range ran: writes what it returned, if anything, as the shm object `object_name`
+    // (created here, never left half-written) and returns its bytes; 0: nothing to return.
+    virtual uint64_t store_result(const std::string& object_name) {
+        (void)object_name;
+        return 0;
+    }
 };
 
 class Kernel {

@@ -201,11 +201,15 @@ void handle_dataset_get(const Call& c) {
 
 // The dataset's info, with a read-only descriptor of its segment passed on the reply: a
 // client that may not open the 0600 segment by name maps it through this descriptor.
-void handle_dataset_open(const Call& c) {
+void require_fd_room(const Call& c) {
     if (c.session->fds_unsent() >= Session::kMaxUnsentFds)
         throw Error(ErrorCode::too_many_descriptors,
                     "this connection already has " + std::to_string(Session::kMaxUnsentFds) +
                         " descriptors waiting to be sent with their replies; read the replies first");
+}
+
+void handle_dataset_open(const Call& c) {
+    require_fd_room(c);
     DatasetPtr ds = find_sealed(c);
     // That uid could read a later dataset through the descriptor if the segment became a spare.
     uid_t peer = c.session->peer_uid();

@@ -85,4 +85,25 @@ void handle_job_cancel(const Call& c) {
     c.ok(job.describe());
 }
 
+// One range's result object (what a Python job's function returned), passed as a read-only
+// descriptor: the client maps it even when it may not open the 0600 object by name.
+void handle_job_result(const Call& c) {
+    require_fd_room(c);
+    Job& job = c.daemon->scheduler().get(require_u64(c.args(), "job"));
+    uint64_t range = require_u64(c.args(), "range");
+    const ResultObjects::Entry* entry = job.results.find(range);
+    if (!entry)
+        throw Error(ErrorCode::bad_request, "job " + std::to_string(job.id) + " keeps no result of range " +
+                                                std::to_string(range) + " (none returned, or dropped)");
+    nlohmann::json info = {{"job", job.id}, {"range", range}, {"bytes", entry->bytes}};
+    c.ok_with_fd(info, UniqueFd(Segment::open_read_only(job.results.name_of(*entry))));
+}
+
+// Removes a job's result objects (the client has read them).
+void handle_job_drop_results(const Call& c) {
+    Job& job = c.daemon->scheduler().get(require_u64(c.args(), "job"));
+    job.results.drop_all();
+    c.ok(job.describe());
+}
+
 }  // namespace shmpool

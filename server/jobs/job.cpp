@@ -59,6 +59,7 @@ nlohmann::json Job::describe() const {
         j["value"] = reduced ? json_number(reduced->value) : nlohmann::json(nullptr);
         if (reduced && reduce != ReduceOp::sum && reduce != ReduceOp::mean) j["index"] = reduced->index;
     }
+    if (results.count()) j["results"] = results.count();
     if (error) j["error"] = {{"code", error_code_name(error->code)}, {"message", error->message}};
     return j;
 }

@@ -15,6 +15,7 @@
 
 #include "common/error.h"
 #include "server/datasets/dataset_store.h"
+#include "server/jobs/result_objects.h"
 #include "worker/kernel.h"
 
 namespace shmpool {
@@ -56,6 +57,7 @@ struct Job {
     ReduceOp reduce = ReduceOp::none;
     std::vector<Partial> partials;    // reducing jobs: each range's share, by range index
     std::optional<Reduced> reduced;   // combined once, when the job is done
+    ResultObjects results;            // ranges' returned objects (Python jobs), one per accounted range
     std::map<uint64_t, uint32_t> deaths;  // range -> times its worker died running it
     std::deque<uint64_t> requeued;        // ranges to hand out again, before new ones
     uint64_t next_range = 0, ranges_done = 0, ranges_requeued = 0, duplicates = 0;

@@ -235,3 +235,113 @@ def test_only_trusted_uids_may_run_code(daemon_factory):
     trusted = daemon_factory.new(extra_args=["--allow-users", "nobody", "--code-users", "nobody"], label="t")
     h.share_with_everyone(trusted)
     assert h.expect_ok(h.requests_as_nobody(trusted, [python_submit()])[0])["value"] == 15
+
+
+# --------------------------------------------------------------------------- objects back (map)
+
+def result_objects(d):
+    return [n for n in h.shm_entries(d.instance) if ".res" in n]
+
+
+@pytest.mark.parametrize("chunk", [1, None])
+def test_array_reductions_equal_numpy_whatever_the_chunking(daemon, chunk):
+    X = h.rng(5).integers(-50, 50, size=(200, 6)).astype(np.float64)
+    with client(daemon) as c:
+        c.put("X", X)
+        for op, ref in (("sum", X.sum(0)), ("min", X.min(0)), ("max", X.max(0))):
+            reducer = getattr(np, op)
+            got = c.map_ranges(lambda b, e, X, f=reducer: f(X[b:e], axis=0), rows=len(X), inputs={"X": "X"},
+                               reduce=op, chunk=chunk).result()
+            np.testing.assert_array_equal(got, ref)
+        assert result_objects(daemon) == []
+
+
+def test_map_returns_any_objects_in_order(daemon):
+    W = h.rng(6).standard_normal((10, 4))
+
+    class Box:
+        def __init__(self, i, v):
+            self.i, self.v = i, v
+
+    def describe(item, W):
+        i, name = item
+        return {"name": name * 2, "row": W[i % 10].copy(), "box": Box(i, float(W[i % 10].sum()))}
+
+    items = [(i, "k%d" % i) for i in range(37)]
+    with client(daemon) as c:
+        c.put("W", W)
+        got = c.map(describe, items, inputs={"W": "W"}, chunk=4).result()
+        assert [g["name"] for g in got] == [n * 2 for _, n in items]
+        for (i, _), g in zip(items, got):
+            np.testing.assert_array_equal(g["row"], W[i % 10])
+            assert (g["box"].i, g["box"].v) == (i, float(W[i % 10].sum()))
+        big = c.map(lambda n: np.full(n, n, dtype=np.int64), [200_000, 3, 100_000]).result()  # megabytes back
+        assert [b.tolist()[:2] for b in big] == [[200_000] * 2, [3] * 2, [100_000] * 2]
+        assert c.map(len, ["abc", "", "xy"]).result() == [3, 0, 2]
+        with pytest.raises(shmpool.PythonError, match="ZeroDivisionError"):
+            c.map(lambda x: 1 / x, [1, 2, 0, 4], chunk=1).result()
+        assert result_objects(daemon) == []
+
+
+def test_map_accounts_each_result_once_when_a_worker_is_killed(daemon_factory):
+    d = daemon_factory.new(workers=2)
+
+    def slow_square(x):
+        import time
+        time.sleep(0.02)
+        return (x, x * x)
+
+    items = list(range(120))
+    with client(d) as c:
+        job = c.map(slow_square, items, chunk=2)
+        h.wait_until(lambda: job.progress().done >= 5, 30)
+        busy = []
+        h.wait_until(lambda: busy.extend(w["pid"] for w in d.workers() if w["job"] == job.id) or busy, 30)
+        os.kill(busy[0], 9)
+        got = job.result()
+        assert got == [(x, x * x) for x in items]
+        status = job.status()
+        assert status["ranges_requeued"] >= 1, status
+        assert result_objects(d) == []
+
+
+# --------------------------------------------------------------------------- Executor and joblib
+
+def test_executor_submit_and_map(daemon):
+    with shmpool.Executor(socket=daemon.socket_path) as ex:
+        futures = [ex.submit(pow, i, 2) for i in range(10)]
+        assert [f.result() for f in futures] == [i * i for i in range(10)]
+        assert list(ex.map(lambda a, b: a - b, range(20), range(0, 40, 2))) == [-i for i in range(20)]
+        bad = ex.submit(int, "not a number")
+        assert isinstance(bad.exception(), shmpool.PythonError) and "ValueError" in str(bad.exception())
+    assert result_objects(daemon) == []
+
+
+def test_joblib_backend_puts_large_arrays_once_and_sklearn_predicts_as_one_process(daemon):
+    joblib = pytest.importorskip("joblib")
+    ensemble = pytest.importorskip("sklearn.ensemble")
+    datasets_ = pytest.importorskip("sklearn.datasets")
+    from shmpool.joblib import register
+    register()
+    X = h.rng(7).standard_normal((40_000, 8))  # 2.5 MB: a dataset, not pickled per task
+
+    def column_sum(X, j):
+        assert not X.flags.writeable  # the dataset, mapped read-only
+        return X[:, j].sum()
+
+    with joblib.parallel_backend("shmpool", n_jobs=2, socket=daemon.socket_path):
+        sums = joblib.Parallel()(joblib.delayed(column_sum)(X, j) for j in range(8))
+    np.testing.assert_allclose(sums, X.sum(0), rtol=1e-12)
+
+    Xc, yc = datasets_.make_classification(n_samples=600, n_features=20, n_informative=6, random_state=0)
+    one = ensemble.RandomForestClassifier(n_estimators=24, n_jobs=1, random_state=3).fit(Xc, yc)
+    with daemon.conn() as conn:
+        jobs_before = conn.ok("stats")["jobs"]["submitted"]
+    with joblib.parallel_backend("shmpool", n_jobs=2, socket=daemon.socket_path):
+        pooled = ensemble.RandomForestClassifier(n_estimators=24, n_jobs=2, random_state=3).fit(Xc, yc)
+    np.testing.assert_array_equal(pooled.predict(Xc), one.predict(Xc))
+    np.testing.assert_array_equal(pooled.predict_proba(Xc), one.predict_proba(Xc))
+    with daemon.conn() as conn:
+        assert conn.ok("stats")["jobs"]["submitted"] > jobs_before, "the trees were not fitted on the pool"
+        assert conn.ok("dataset.list")["datasets"] == []  # the backend deleted what it put
+    assert result_objects(daemon) == []

@@ -83,7 +83,9 @@ public:
                 {"function", "\"module:function\" importable in the workers (else input _code: a cloudpickled callable)"},
                 {"output", "{\"dtype\", \"shape\"}: a writable output array the function fills (optional)"},
                 {"reduce", "\"sum\", \"min\" or \"max\" of the numbers the function returns (optional)"},
-                {"args", "any JSON, handed to the function as `params` (optional)"}};
+                {"args", "any JSON, handed to the function as `params` (optional)"},
+                {"map", "true: _code is the pickled (function, items); each range returns [fn(item, **inputs)] "
+                        "as a result object (job.result)"}};
     }
     std::string description() const override {
         return "runs a user's Python function fn(begin, end, **inputs, out=..., params=...) per range "
@@ -91,7 +93,9 @@ public:
     }
 
     Plan plan(const PlanInput& in) const override {
-        kernels::require_known_params(in.params, {"rows", "python", "function", "output", "reduce", "args"});
+        kernels::require_known_params(in.params, {"rows", "python", "function", "output", "reduce", "args", "map"});
+        if (kernels::param_bool(in.params, "map", false) && !in.inputs.count(kCodeRole))
+            throw Error(ErrorCode::missing_role, "a python map job needs input '_code': the pickled (function, items)");
         check_python_version(in.params);
         check_code(in);
         Plan plan;
@@ -115,6 +119,7 @@ public:
         }
         if (ctx.output.writable) job.output = array_of("out", ctx.output);
         job.reduce = ctx.params.value("reduce", "");
+        job.map = kernels::param_bool(ctx.params, "map", false);
         job.args_json = ctx.params.contains("args") ? ctx.params["args"].dump() : "null";
         job.rows = kernels::param_count(ctx.params, "rows", 0, 1, kMaxRows);
         return std::unique_ptr<KernelRun>(rt.start(job));

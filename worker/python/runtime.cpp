@@ -85,9 +85,10 @@ PyObject* job_arguments(const Job& job) {
     Ref code(job.code ? PyMemoryView_FromMemory(static_cast<char*>(const_cast<void*>(job.code)),
                                                 static_cast<Py_ssize_t>(job.code_bytes), PyBUF_READ)
                       : Py_NewRef(Py_None));
-    return Py_BuildValue("{s:s,s:O,s:O,s:O,s:s,s:s,s:K}", "function", job.function.c_str(), "code", code.p, "inputs",
-                         inputs.p, "output", output.p, "reduce", job.reduce.c_str(), "args_json",
-                         job.args_json.c_str(), "rows", static_cast<unsigned long long>(job.rows));
+    return Py_BuildValue("{s:s,s:O,s:O,s:O,s:s,s:s,s:K,s:O}", "function", job.function.c_str(), "code", code.p,
+                         "inputs", inputs.p, "output", output.p, "reduce", job.reduce.c_str(), "args_json",
+                         job.args_json.c_str(), "rows", static_cast<unsigned long long>(job.rows), "map",
+                         job.map ? Py_True : Py_False);
 }
 
 // worker_side returns (True, value) or (False, traceback text): the value, or Error(python_error).
@@ -118,6 +119,13 @@ public:
         if (x == -1.0 && PyErr_Occurred())
             throw Error(ErrorCode::python_error, pending_error("a reducing function must return a number"));
         return Partial{x, 0, static_cast<int64_t>(begin), 1};
+    }
+
+    uint64_t store_result(const std::string& object_name) override {
+        Ref bytes(unwrap(PyObject_CallMethod(job_, "store", "s", object_name.c_str()), "storing the range's result"));
+        unsigned long long n = PyLong_AsUnsignedLongLong(bytes.p);
+        if (PyErr_Occurred()) fail("storing the range's result");
+        return n;
     }
 
 private:

@@ -29,6 +29,7 @@ struct Job {
     uint64_t code_bytes = 0;
     std::vector<Array> inputs;
     std::optional<Array> output;
+    bool map = false;       // `code` is pickled (function, items): range [b, e) returns [fn(item) ...]
     std::string reduce;     // "", "sum", "min" or "max"
     std::string args_json;  // the job's "args", handed to the function as `params`
     uint64_t rows = 0;

@@ -173,7 +173,21 @@ class Client:
         from .functions import map_ranges
         return map_ranges(self, fn, rows, inputs, out, reduce, params, chunk, output, timeout)
 
+    def map(self, fn, iterable, inputs=None, params=None, chunk=None, timeout=None):
+        """Calls fn(item, **inputs) (and params=params if fn takes it) for every item, in the
+        workers; returns the Job, whose result() is the list of what fn returned, in order.
+        Results are any picklable objects and come back through shared memory (one object per
+        range, accounted once even when a worker dies and its range reruns)."""
+        from .functions import map_items
+        return map_items(self, fn, iterable, inputs, params, chunk, timeout)
+
     def _job_result(self, job, final):
+        if getattr(job, "_python", None):
+            from .functions import job_result
+            return job_result(self, job, final)
+        return self._plain_result(job, final)
+
+    def _plain_result(self, job, final):
         if isinstance(final.get("output"), dict):
             return self.get(final["output"]["name"])
         if final.get("reduce") in INDEX_REDUCTIONS:
