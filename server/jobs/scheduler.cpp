@@ -424,7 +424,8 @@ void Scheduler::account_ok(Job& job, const ctl::DoneMsg& msg, uint32_t tag) {
     if (job.range_done[msg.index]) {
         job.duplicates += 1;
         metrics_.duplicate_completions += 1;
-        if (msg.result_bytes > 0) job.results.discard(tag);
+        const ResultObjects::Entry* kept = job.results.find(msg.index);
+        if (msg.result_bytes > 0 && (!kept || kept->tag != tag)) job.results.discard(tag);  // never the kept one
         return;
     }
     job.range_done[msg.index] = 1;
