@@ -345,3 +345,20 @@ def test_joblib_backend_puts_large_arrays_once_and_sklearn_predicts_as_one_proce
         assert conn.ok("stats")["jobs"]["submitted"] > jobs_before, "the trees were not fitted on the pool"
         assert conn.ok("dataset.list")["datasets"] == []  # the backend deleted what it put
     assert result_objects(daemon) == []
+
+
+def test_a_sparse_input_arrives_as_a_csr_matrix_without_a_copy(daemon):
+    sparse = pytest.importorskip("scipy.sparse")
+    X = sparse.random(300, 50, density=0.05, format="csr", random_state=4)
+    w = h.rng(8).standard_normal(50)
+
+    def rows(begin, end, X, w, out):
+        assert sparse.isspmatrix_csr(X) and not X.data.flags.writeable and not X.data.flags.owndata
+        out[begin:end] = X[begin:end] @ w
+
+    with client(daemon) as c:
+        c.put("w", w)
+        out = c.map_ranges(rows, rows=300, inputs={"X": X, "w": "w"}, out=("float64", 300), chunk=64).result()
+        np.testing.assert_allclose(out, X @ w, rtol=1e-13, atol=1e-15)
+        assert c.map(lambda i, X: X[i].nnz, range(300), inputs={"X": X}).result() == list(np.diff(X.indptr))
+        assert [d.name for d in c.datasets() if d.name.startswith("_py.")] == []  # the parts went with the jobs

@@ -39,6 +39,21 @@ void check_code(const PlanInput& in) {
     kernels::require_ndim(kCodeRole, code, 1);
 }
 
+// "sparse": {name: [rows, cols]}: inputs name__data, name__indices, name__indptr make one CSR matrix.
+void check_sparse(const PlanInput& in) {
+    auto it = in.params.find("sparse");
+    if (it == in.params.end() || it->is_null()) return;
+    if (!it->is_object()) throw Error(ErrorCode::bad_param, "param 'sparse' must be {name: [rows, cols]}");
+    for (const auto& [name, shape] : it->items()) {
+        if (!shape.is_array() || shape.size() != 2)
+            throw Error(ErrorCode::bad_param, "param 'sparse': '" + name + "' needs [rows, cols]");
+        for (const char* part : {"__data", "__indices", "__indptr"}) {
+            const ArrayMeta& meta = kernels::input_meta(in.inputs, name + part);
+            kernels::require_ndim(name + part, meta, 1);
+        }
+    }
+}
+
 std::optional<ArrayMeta> output_param(const nlohmann::json& params, uint64_t limit) {
     auto it = params.find("output");
     if (it == params.end() || it->is_null()) return std::nullopt;
@@ -84,6 +99,8 @@ public:
                 {"output", "{\"dtype\", \"shape\"}: a writable output array the function fills (optional)"},
                 {"reduce", "\"sum\", \"min\" or \"max\" of the numbers the function returns (optional)"},
                 {"args", "any JSON, handed to the function as `params` (optional)"},
+                {"sparse", "{name: [rows, cols]}: inputs name__data, name__indices, name__indptr are one CSR "
+                           "matrix, handed to the function as `name` (scipy.sparse.csr_matrix, no copy)"},
                 {"map", "true: _code is the pickled (function, items); each range returns [fn(item, **inputs)] "
                         "as a result object (job.result)"}};
     }
@@ -93,7 +110,9 @@ public:
     }
 
     Plan plan(const PlanInput& in) const override {
-        kernels::require_known_params(in.params, {"rows", "python", "function", "output", "reduce", "args", "map"});
+        kernels::require_known_params(in.params, {"rows", "python", "function", "output", "reduce", "args", "map",
+                                                  "sparse"});
+        check_sparse(in);
         if (kernels::param_bool(in.params, "map", false) && !in.inputs.count(kCodeRole))
             throw Error(ErrorCode::missing_role, "a python map job needs input '_code': the pickled (function, items)");
         check_python_version(in.params);
@@ -121,6 +140,7 @@ public:
         job.reduce = ctx.params.value("reduce", "");
         job.map = kernels::param_bool(ctx.params, "map", false);
         job.args_json = ctx.params.contains("args") ? ctx.params["args"].dump() : "null";
+        job.sparse_json = ctx.params.contains("sparse") ? ctx.params["sparse"].dump() : "null";
         job.rows = kernels::param_count(ctx.params, "rows", 0, 1, kMaxRows);
         return std::unique_ptr<KernelRun>(rt.start(job));
     }

@@ -85,10 +85,10 @@ PyObject* job_arguments(const Job& job) {
     Ref code(job.code ? PyMemoryView_FromMemory(static_cast<char*>(const_cast<void*>(job.code)),
                                                 static_cast<Py_ssize_t>(job.code_bytes), PyBUF_READ)
                       : Py_NewRef(Py_None));
-    return Py_BuildValue("{s:s,s:O,s:O,s:O,s:s,s:s,s:K,s:O}", "function", job.function.c_str(), "code", code.p,
-                         "inputs", inputs.p, "output", output.p, "reduce", job.reduce.c_str(), "args_json",
-                         job.args_json.c_str(), "rows", static_cast<unsigned long long>(job.rows), "map",
-                         job.map ? Py_True : Py_False);
+    return Py_BuildValue("{s:s,s:O,s:O,s:O,s:s,s:s,s:s,s:K,s:O}", "function", job.function.c_str(), "code",
+                         code.p, "inputs", inputs.p, "output", output.p, "reduce", job.reduce.c_str(), "args_json",
+                         job.args_json.c_str(), "sparse_json", job.sparse_json.c_str(), "rows",
+                         static_cast<unsigned long long>(job.rows), "map", job.map ? Py_True : Py_False);
 }
 
 // worker_side returns (True, value) or (False, traceback text): the value, or Error(python_error).

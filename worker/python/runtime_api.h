@@ -32,6 +32,7 @@ struct Job {
     bool map = false;       // `code` is pickled (function, items): range [b, e) returns [fn(item) ...]
     std::string reduce;     // "", "sum", "min" or "max"
     std::string args_json;  // the job's "args", handed to the function as `params`
+    std::string sparse_json;  // {name: [rows, cols]}: CSR matrices made of three inputs each, or "null"
     uint64_t rows = 0;
 };
 

@@ -56,19 +56,36 @@ def python_params(fn, rows, out=None, reduce=None, params=None):
     return args, code
 
 
+def _put_sparse(client, role, matrix, inputs, args, names):
+    """A SciPy sparse matrix: its CSR data, indices and indptr as three datasets (the worker
+    joins them back into a csr_matrix with no copy)."""
+    csr = matrix.tocsr()
+    for part in ("data", "indices", "indptr"):
+        name = "_py.%s.%s.%s" % (uuid.uuid4().hex, role, part)
+        client.put(name, np.ascontiguousarray(getattr(csr, part)))
+        names.append(name)
+        inputs[role + "__" + part] = name
+    args.setdefault("sparse", {})[role] = list(csr.shape)
+
+
 def _submit(client, code, inputs, args, chunk, output, timeout, mode):
-    """Puts the code once, submits the python job, drops the code's name (the job holds it)."""
-    inputs = {role: getattr(ds, "name", ds) for role, ds in (inputs or {}).items()}
-    code_name = None
-    if code is not None:
-        code_name = "_py.%s.code" % uuid.uuid4().hex
-        client.put(code_name, code)
-        inputs["_code"] = code_name
+    """Puts the code (and sparse inputs) once, submits the python job, then drops those names:
+    the job holds their segments until it ends."""
+    given, inputs, temporary = inputs or {}, {}, []
     try:
+        for role, value in given.items():
+            if hasattr(value, "tocsr") and hasattr(value, "nnz"):
+                _put_sparse(client, role, value, inputs, args, temporary)
+            else:
+                inputs[role] = getattr(value, "name", value)
+        if code is not None:
+            temporary.append("_py.%s.code" % uuid.uuid4().hex)
+            client.put(temporary[-1], code)
+            inputs["_code"] = temporary[-1]
         job = client.run("python", inputs=inputs, params=args, chunk=chunk, output=output, timeout=timeout)
     finally:
-        if code_name is not None:
-            client.delete(code_name, missing_ok=True)
+        for name in temporary:
+            client.delete(name, missing_ok=True)
     job._python = mode
     return job
 

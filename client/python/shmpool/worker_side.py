@@ -76,10 +76,20 @@ def _dumps(value):
         return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def _join_sparse(kwargs, sparse):
+    """name__data, name__indices, name__indptr -> name: a CSR matrix over the mapped arrays (no copy)."""
+    if not sparse:
+        return
+    import scipy.sparse
+    for name, shape in sparse.items():
+        parts = tuple(kwargs.pop(name + part) for part in ("__data", "__indices", "__indptr"))
+        kwargs[name] = scipy.sparse.csr_matrix(parts, shape=tuple(shape), copy=False)
+
+
 class Job:
     """One job's function and arguments in this worker; dropped when the job ends."""
 
-    def __init__(self, function, code, inputs, output, reduce, args_json, rows, map):
+    def __init__(self, function, code, inputs, output, reduce, args_json, sparse_json, rows, map):
         self.items = None
         if map:
             function, self.items = pickle.loads(code)
@@ -91,6 +101,7 @@ class Job:
         if not callable(self.fn):
             raise TypeError("%s is not callable" % (function or type(self.fn).__name__))
         self.kwargs = {role: _array(spec) for role, spec in inputs.items()}
+        _join_sparse(self.kwargs, json.loads(sparse_json) or {})
         if output is not None:
             self.kwargs["out"] = _array(output)
         if _accepts(self.fn, "params"):
