@@ -121,6 +121,44 @@ def seed000(c, count, side, repeat):
     return {key: v["median"] for key, v in walls.items()}
 
 
+def _forest(n_jobs):
+    from sklearn.ensemble import RandomForestClassifier
+    return RandomForestClassifier(n_estimators=_forest.trees, n_jobs=n_jobs, random_state=0)
+
+
+def seed001(c, socket, trees, n, d, repeat):
+    """A random forest on sparse features: one process, joblib/loky n_jobs=2, the shmpool joblib
+    backend, and Client.map of a per-tree fit (each fitted tree back through shared memory)."""
+    import joblib
+    import scipy.sparse
+    from shmpool.joblib import register
+    register()
+    rng = np.random.default_rng(1)
+    X = scipy.sparse.random(n, d, density=0.01, format="csr", random_state=1)
+    y = (X @ rng.standard_normal(d) > 0).astype(np.int64)
+    _forest.trees = trees
+
+    def fit_one_tree(seed, X, y):
+        from sklearn.tree import DecisionTreeClassifier
+        rows = np.random.default_rng(seed).integers(0, len(y), len(y))
+        return DecisionTreeClassifier(max_features="sqrt", random_state=seed).fit(X[rows], y[rows])
+
+    def pooled():
+        with joblib.parallel_backend("shmpool", n_jobs=WORKERS, socket=socket):
+            return _forest(WORKERS).fit(X, y)
+
+    walls = {}
+    walls["one process (n_jobs=1)"], one = timed(lambda: _forest(1).fit(X, y), repeat)
+    walls["joblib/loky n_jobs=2"], _ = timed(lambda: _forest(WORKERS).fit(X, y), repeat)
+    walls["shmpool joblib backend n_jobs=2"], forest = timed(pooled, repeat)
+    c.put("y", y)
+    walls["shmpool Client.map of tree fits"], fitted = timed(
+        lambda: c.map(fit_one_tree, range(trees), inputs={"X": X, "y": "y"}).result(), repeat)
+    c.delete("y")
+    assert (forest.predict(X) == one.predict(X)).all() and len(fitted) == trees
+    return {key: v["median"] for key, v in walls.items()}
+
+
 def time_to_first_range(c, repeat):
     """ms from submit to the start of the first range of an sklearn-importing function."""
     out = {"shmpool first job": [], "shmpool warm job": [], "fresh Pool(2)": []}
@@ -149,6 +187,8 @@ def main():
     ap.add_argument("--big-mib", type=int, default=1024)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--tiny", action="store_true", help="small sizes: a smoke run")
+    ap.add_argument("--only", choices=["seed001"], help="run one section")
+    ap.add_argument("--forest", default="40,10000,1000", help="seed 001: trees,rows,features")
     a = ap.parse_args()
     n, big, seed_size, images = (a.ranges, a.big_mib, (64, 200, 100_000), (64, 256))
     if a.tiny:
@@ -159,6 +199,12 @@ def main():
     with tempfile.TemporaryDirectory() as workdir, shmpool_side.daemon(workdir, WORKERS) as d:
         with shmpool.Client(socket=d.socket_path, cleanup=True) as c:
             c.map_ranges(lambda b, e: None, rows=WORKERS * 4, chunk=1).result()  # start the interpreters
+            forest = (4, 500, 50) if a.tiny else tuple(int(v) for v in a.forest.split(","))
+            report.append(table("Seed 001: random forest of %d trees on sparse %d x %d (1%% dense)" % forest,
+                                seed001(c, d.socket_path, *forest, a.repeat), "s (median)", "one process (n_jobs=1)"))
+            if a.only:
+                print("\n".join(report))
+                return
             report.append(table("Per-range overhead of a function that does nothing, %d ranges" % n,
                                 per_range_overhead(c, n, a.repeat), "µs per range", "Pool.map chunksize=1"))
             report.append(table("Per-range cost beside the input's size", input_size_cost(c, big, 200, a.repeat),
