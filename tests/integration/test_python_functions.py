@@ -216,6 +216,10 @@ def test_bad_python_requests_get_their_codes(daemon):
     done = h.expect_ok(h.submit(conn, "python", params={"rows": 10, "python": "3.11", "function": "builtins:max",
                                                         "reduce": "sum"}, chunk=3))
     assert done["value"] == 3 + 6 + 9 + 10  # max(begin, end) of each range is its end
+    h.expect_error(conn.call("job.result", job=done["job"], range=0), "bad_request")  # numbers kept no object
+    h.expect_error(conn.call("job.result", job=done["job"]), "bad_request")
+    h.expect_error(conn.call("job.result", job=999, range=0), "unknown_job")
+    assert "results" not in h.expect_ok(conn.call("job.drop_results", job=done["job"]))
 
 
 def python_submit(rows=10):
