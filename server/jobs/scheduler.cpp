@@ -393,7 +393,7 @@ void Scheduler::account(uint32_t slot, const ctl::DoneMsg& msg) {
     metrics_.ranges_run += 1;
     Job& job = get(f.job_id);
     job.in_flight -= 1;
-    if (job.ended_state() && msg.result_bytes > 0) job.results.discard(f.tag);  // too late to count
+    if (job.ended_state() && msg.result_bytes > 0) discard_unless_kept(job, f.index, f.tag);  // too late to count
     if (!job.ended_state()) {
         if (msg.status == ctl::RangeStatus::ok) {
             account_ok(job, msg, f.tag);
@@ -420,12 +420,18 @@ void Scheduler::retire_if_due(uint32_t slot) {
     }
 }
 
+// Removes the result object of dispatch `tag` of range `index`, unless it is the one kept for
+// the range (a completion repeated for the same dispatch must not remove its own result).
+void Scheduler::discard_unless_kept(Job& job, uint64_t index, uint32_t tag) {
+    const ResultObjects::Entry* kept = job.results.find(index);
+    if (!kept || kept->tag != tag) job.results.discard(tag);
+}
+
 void Scheduler::account_ok(Job& job, const ctl::DoneMsg& msg, uint32_t tag) {
     if (job.range_done[msg.index]) {
         job.duplicates += 1;
         metrics_.duplicate_completions += 1;
-        const ResultObjects::Entry* kept = job.results.find(msg.index);
-        if (msg.result_bytes > 0 && (!kept || kept->tag != tag)) job.results.discard(tag);  // never the kept one
+        if (msg.result_bytes > 0) discard_unless_kept(job, msg.index, tag);
         return;
     }
     job.range_done[msg.index] = 1;

@@ -285,6 +285,10 @@ def test_map_returns_any_objects_in_order(daemon):
         with pytest.raises(shmpool.PythonError, match="ZeroDivisionError"):
             c.map(lambda x: 1 / x, [1, 2, 0, 4], chunk=1).result()
         assert result_objects(daemon) == []
+    with client(daemon) as c:
+        unread = c.map(str, range(40), chunk=3)
+        assert unread.exception() is None and len(result_objects(daemon)) == 14  # one object per range
+    assert result_objects(daemon) == []  # cleanup drops results never read
 
 
 def test_map_accounts_each_result_once_when_a_worker_is_killed(daemon_factory):

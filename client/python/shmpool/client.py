@@ -203,6 +203,8 @@ class Client:
                 pass  # the daemon no longer remembers the job; its output may still exist
         if job.output is not None:
             self.delete(job.output, missing_ok=True)
+        if job._python and job.status().get("results"):
+            self._call("job.drop_results", job=job.id)  # results never read
 
     # ---- requests
     def _connection(self):
