@@ -4,6 +4,7 @@ include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 install(TARGETS shmpoold shmpool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS shmpool_python LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/shmpool)
 install(FILES ${PROJECT_SOURCE_DIR}/config/shmpoold.socket DESTINATION lib/systemd/system)
 # The system user and group the service runs as (systemd-sysusers; the .deb's postinst runs it).
 install(FILES ${PROJECT_SOURCE_DIR}/config/shmpool.sysusers DESTINATION lib/sysusers.d RENAME shmpool.conf)

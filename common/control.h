@@ -12,15 +12,15 @@
 namespace shmpool::ctl {
 
 constexpr uint32_t kMagic = 0x53504f4c;  // "SPOL"
-constexpr uint32_t kLayoutVersion = 3;  // 3: Partial carries exact integers
+constexpr uint32_t kLayoutVersion = 4;  // 3: Partial carries exact integers; 4: range tags, result objects, 8 roles
 constexpr uint32_t kRingSize = 64;       // ranges in flight per worker, at most
 constexpr uint32_t kMaxJobSlots = 256;   // jobs dispatching at once
-constexpr uint32_t kMaxRoles = 4;
+constexpr uint32_t kMaxRoles = 8;  // a Python job's code and its inputs (plugins: SHMPOOL_MAX_ROLES)
 constexpr uint32_t kRoleBytes = 32;
 constexpr uint32_t kKernelNameBytes = 48;
 constexpr uint32_t kParamsBytes = 8192;
 constexpr uint32_t kDeleteLogSize = 256;
-constexpr uint32_t kMessageBytes = 200;
+constexpr uint32_t kMessageBytes = 1024;  // room for a Python traceback's last frames
 constexpr uint32_t kMaxWorkers = 256;
 
 // A dataset as a worker finds it: segment number, type and shape.
@@ -57,10 +57,17 @@ struct RangeMsg {
     uint64_t begin;
     uint64_t end;
     uint32_t attempt;
-    uint32_t reserved;
+    uint32_t tag;  // unique per dispatch: names the range's result object (result_object_name)
 };
 
-enum class RangeStatus : int32_t { ok = 0, kernel_error = 1, skipped = 2, out_of_memory = 3, no_space = 4 };
+enum class RangeStatus : int32_t {
+    ok = 0,
+    kernel_error = 1,
+    skipped = 2,
+    out_of_memory = 3,
+    no_space = 4,
+    python_error = 5,  // the job's Python function raised: the message is its traceback
+};
 
 struct DoneMsg {
     uint32_t job_slot;
@@ -70,7 +77,8 @@ struct DoneMsg {
     uint32_t attempt;
     uint64_t elapsed_ns;
     Partial partial;              // reducing kernels: the range's share
-    char message[kMessageBytes];  // kernel_error: why
+    uint64_t result_bytes;        // >0: the range wrote its result object (a Python job's return values)
+    char message[kMessageBytes];  // kernel_error, python_error: why
 };
 
 struct alignas(64) WorkerSlot {

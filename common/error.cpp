@@ -48,6 +48,9 @@ std::string_view error_code_name(ErrorCode code) {
         case ErrorCode::not_owner: return "not_owner";
         case ErrorCode::not_admin: return "not_admin";
         case ErrorCode::permission_denied: return "permission_denied";
+        case ErrorCode::python_error: return "python_error";
+        case ErrorCode::python_version_mismatch: return "python_version_mismatch";
+        case ErrorCode::code_not_allowed: return "code_not_allowed";
     }
     return "internal";
 }

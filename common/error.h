@@ -49,6 +49,9 @@ enum class ErrorCode {
     not_owner,             // a dataset or job of another uid that the client may not change or follow
     not_admin,             // a verb only the daemon's administrators may use
     permission_denied,     // a file or shm object the client itself could not read or write
+    python_error,          // the job's Python function raised (the message carries its traceback)
+    python_version_mismatch,  // the client's Python minor version is not the workers' (bytecode differs)
+    code_not_allowed,      // the client's uid may not run code on the daemon (code-users / code-groups)
 };
 
 std::string_view error_code_name(ErrorCode code);

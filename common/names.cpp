@@ -41,6 +41,10 @@ std::string dataset_segment_name(std::string_view instance, uint64_t id) {
     return instance_prefix(instance) + "ds" + std::to_string(id);
 }
 
+std::string result_object_name(std::string_view instance, uint64_t job_id, uint32_t tag) {
+    return instance_prefix(instance) + "res" + std::to_string(job_id) + "." + std::to_string(tag);
+}
+
 std::string lock_file_path(std::string_view instance) { return "/dev/shm/" + instance_prefix(instance) + "lock"; }
 
 std::string default_socket_path(std::string_view instance) {

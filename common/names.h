@@ -17,7 +17,10 @@ void check_dataset_name(std::string_view name);
 std::string instance_prefix(std::string_view instance);            // "shmpool.<inst>."
 std::string control_segment_name(std::string_view instance);       // "shmpool.<inst>.ctl" (Boost and shm_open names, no slash)
 std::string dataset_segment_name(std::string_view instance, uint64_t id);  // "shmpool.<inst>.ds<id>"
-std::string lock_file_path(std::string_view instance);             // "/dev/shm/shmpool.<inst>.lock"
+std::string lock_file_path(std::string_view instance);
+// A range's result object, written by the worker that ran the range (dispatch `tag`) and owned
+// by the daemon from its completion: "shmpool.<inst>.res<job>.<tag>".
+std::string result_object_name(std::string_view instance, uint64_t job_id, uint32_t tag);             // "/dev/shm/shmpool.<inst>.lock"
 
 // $XDG_RUNTIME_DIR/shmpool/<inst>.sock, or /run/shmpool/<inst>.sock for root.
 std::string default_socket_path(std::string_view instance);

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The README's main job: start shmpoold with its defaults, run the seed workloads through it
-with all workers and with one, and print checksums and speed-ups beside NumPy in one process.
+with all workers and with one, as built-in kernels and as the user's own Python functions
+(Client.map_ranges), and print checksums and speed-ups beside NumPy in one process.
 
 Usage: scripts/demo.py [--build DIR] [--quick] [--repeat N] [--seeds]
 """
@@ -19,6 +20,49 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 import seed_baselines as sb  # noqa: E402  the seeds' multiprocessing code, shared with bench/run.py
 from references import numpy_euclidean, numpy_rbf, scipy_bilinear_exp_sum, scipy_gaussian  # noqa: E402
+
+sys.path.insert(0, os.path.join(ROOT, "client", "python"))
+import cloudpickle  # noqa: E402
+import shmpool  # noqa: E402
+
+cloudpickle.register_pickle_by_value(sb)  # the workers cannot import bench/: ship its functions too
+
+
+# The seed workloads written as a user's own Python functions for Client.map_ranges: each gets
+# its rows [begin, end) and the datasets as read-only arrays, and fills its rows of `out`.
+def py_euclidean(begin, end, X, Y, out):
+    out[begin:end] = sb.euclidean_rows(begin, end, X, Y)
+
+
+def py_rbf(begin, end, points, out):
+    out[begin:end] = sb.rbf_rows(begin, end, points)
+
+
+def py_gaussian(begin, end, images, out):
+    from scipy.ndimage import gaussian_filter
+    for i in range(begin, end):
+        out[i] = gaussian_filter(images[i], 1.5 ** 0.5)
+
+
+def py_bilinear(begin, end, Z, P):
+    from scipy.interpolate import RectBivariateSpline
+    grid = np.arange(Z.shape[1])
+    return sum(float(np.sum(np.exp(RectBivariateSpline(grid, grid, Z[k], kx=1, ky=1).ev(P[:, 0], P[:, 1]))))
+               for k in range(begin, end))
+
+
+def run_python(client, fn, inputs, rows, out=None):
+    """A map_ranges job: (wall time, checksum) as Daemon.run reports them."""
+    t0 = time.perf_counter()
+    job = client.map_ranges(fn, rows=rows, inputs=inputs, out=out, reduce=None if out else "sum")
+    result = job.result()
+    wall = time.perf_counter() - t0
+    if out is None:
+        return wall, result
+    total = checksum(result)
+    del result
+    client.delete(job.output)
+    return wall, total
 
 
 def checksum(result):
@@ -104,6 +148,12 @@ def main():
     rng = np.random.default_rng(2017)
     data = {"X": rng.random((n, d)), "Y": rng.random((n, d)), "P": rng.random((N, 3)),
             "images": rng.random((K, 28, 28)), "Z": rng.random((k, k, k)), "Q": rng.uniform(0, k - 1, (m, 2))}
+    python_jobs = {  # title -> the same workload as the user's Python function: fn, rows, output
+        f"euclidean {n}x{n}, d={d}": (py_euclidean, n, ("float64", (n, n))),
+        f"rbf N={N}": (py_rbf, N, ("float64", (N, N))),
+        f"gaussian {K}x28x28": (py_gaussian, K, ("float64", (K, 28, 28))),
+        f"bilinear_exp_sum k=n={k}, m={m}": (py_bilinear, k, None),
+    }
     workloads = [  # title, kernel, inputs, params, reference in one process, the seed's multiprocessing code
         (f"euclidean {n}x{n}, d={d}", "euclidean", {"X": "X", "Y": "Y"}, {},
          lambda: numpy_euclidean(data["X"], data["Y"]),
@@ -136,8 +186,14 @@ def main():
             for title, kernel, inputs, params, *_ in workloads:
                 t, result = median_time(lambda: daemon.run(kernel, inputs, params), a.repeat)
                 results[(title, daemon.workers)] = (t, result[1])
+            with shmpool.Client() as client:
+                for title, kernel, inputs, params, *_ in workloads:
+                    fn, rows, out = python_jobs[title]
+                    run_python(client, fn, inputs, rows, out)  # warm: the workers import SciPy once
+                    t, result = median_time(lambda: run_python(client, fn, inputs, rows, out), a.repeat)
+                    results[(title, daemon.workers, "py")] = (t, result[1])
             daemon.stop()
-    all_workers = max(w for (_, w) in results)
+    all_workers = max(key[1] for key in results)
 
     cores = os.cpu_count()
     print(f"\nshmpool demo on {cores} cores (NumPy/SciPy: one process, one BLAS thread), medians of {a.repeat} runs (wall time, client to reply)\n")
@@ -154,6 +210,12 @@ def main():
         ok &= agree
         print(f"{title:<34}{t_np:>12.3f}s{t1:>11.3f}s{tn:>11.3f}s{t_np / tn:>9.1f}x{t1 / tn:>9.2f}x  "
               f"{c_np:.10e} / {cn:.10e} {'ok' if agree else 'MISMATCH'}")
+        t1, c1 = results[(title, 1, "py")]
+        tn, cn = results[(title, all_workers, "py")]
+        agree = abs(c1 - c_np) <= 1e-9 * abs(c_np) and abs(cn - c_np) <= 1e-9 * abs(c_np)
+        ok &= agree
+        print(f"{'  as your Python function':<34}{'':>13}{t1:>11.3f}s{tn:>11.3f}s{t_np / tn:>9.1f}x{t1 / tn:>9.2f}x  "
+              f"{'':>16}{cn:.10e} {'ok' if agree else 'MISMATCH'}")
         if title in seeds:
             t_s, c_s = seeds[title]
             agree = abs(c_s - c_np) <= 1e-9 * abs(c_np)

@@ -155,6 +155,8 @@ void declare_settings(SettingsTable& t, DaemonSettings& s) {
     t.add("allow-groups", d.allow_groups, "comma list of groups (names or gids) whose members may connect");
     t.add("admin-users", d.admin_users, "comma list of users (names or uids) that may use admin verbs and any dataset or job, besides the daemon's own uid and root");
     t.add("admin-groups", d.admin_groups, "comma list of groups (names or gids) whose members are admins");
+    t.add("code-users", d.code_users, "comma list of users (names or uids) that may run Python code on the workers, besides the daemon's own uid and root");
+    t.add("code-groups", d.code_groups, "comma list of groups (names or gids) whose members may run Python code");
     t.add("allow-dir", d.allow_dirs, "directory dataset.put/save may use by path (repeat; none: no file paths)");
     t.add("socket-mode", s.socket_mode, "octal mode of the socket file");
     t.add("segment-mode", s.segment_mode, "octal mode of dataset segments in /dev/shm");

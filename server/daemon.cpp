@@ -71,7 +71,7 @@ Daemon::Daemon(DaemonOptions options) : opts_(std::move(options)), signals_(io_)
     if (opts_.workers > ctl::kMaxWorkers)
         throw Error(ErrorCode::bad_request, "at most " + std::to_string(ctl::kMaxWorkers) + " workers");
     peers_ = std::make_unique<PeerPolicy>(opts_.allow_users, opts_.allow_groups);
-    access_ = std::make_unique<AccessPolicy>(opts_.admin_users, opts_.admin_groups);
+    access_ = std::make_unique<AccessPolicy>(opts_.admin_users, opts_.admin_groups, opts_.code_users, opts_.code_groups);
     paths_ = std::make_unique<PathPolicy>(opts_.allow_dirs);
 }
 
@@ -94,6 +94,7 @@ int Daemon::run(const std::function<void()>& ready) {
     limits.max_ranges = opts_.max_ranges;
     limits.test_kernels = opts_.test_kernels;
     scheduler_ = std::make_unique<Scheduler>(control_, opts_.workers, *store_, limits);
+    scheduler_->set_instance(opts_.instance);
     pool_ = std::make_unique<WorkerPool>(io_, control_, opts_.workers, notify_fd_, opts_.instance, *scheduler_);
     timers_ = std::make_unique<JobTimers>(io_, *scheduler_, *pool_, opts_.cancel_grace);
     scheduler_->set_end_hook([this](Job& job) { timers_->on_job_end(job); });

@@ -49,6 +49,7 @@ struct DaemonOptions {
     // Security and limits (docs/security.md).
     std::string allow_users, allow_groups;  // comma lists; the daemon's own uid and root always may connect
     std::string admin_users, admin_groups;  // comma lists; the daemon's own uid and root always are admins
+    std::string code_users, code_groups;    // who else may run Python code (the daemon's uid and root always may)
     std::vector<std::string> allow_dirs;    // directories dataset.put/save may use by path (none: no paths)
     unsigned socket_mode = 0660;
     unsigned segment_mode = 0600;

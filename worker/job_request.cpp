@@ -32,14 +32,30 @@ const Kernel& requested_kernel(const std::string& name, bool internal, bool test
     return *kernel;
 }
 
-void check_input_roles(const Kernel& kernel, const std::vector<std::string>& given) {
+// A client-chosen role name fits the control segment and reads as an identifier.
+static const std::string& checked_role_name(const std::string& role) {
+    bool ok = !role.empty() && role.size() < ctl::kRoleBytes && !std::isdigit(static_cast<unsigned char>(role[0]));
+    for (char ch : role) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_');
+    if (!ok)
+        throw Error(ErrorCode::bad_request, "input role '" + role + "' must be 1.." +
+                                                std::to_string(ctl::kRoleBytes - 1) + " characters [A-Za-z0-9_], not a digit first");
+    return role;
+}
+
+std::vector<std::string> check_input_roles(const Kernel& kernel, const std::vector<std::string>& given) {
     std::vector<std::string> roles = kernel.roles();
     for (const auto& role : given)
-        if (std::find(roles.begin(), roles.end(), role) == roles.end())
-            throw Error(ErrorCode::unknown_role, "kernel '" + kernel.name() + "' takes no input '" + role + "'");
+        if (std::find(roles.begin(), roles.end(), role) == roles.end()) {
+            if (!kernel.any_roles())
+                throw Error(ErrorCode::unknown_role, "kernel '" + kernel.name() + "' takes no input '" + role + "'");
+            roles.push_back(checked_role_name(role));
+        }
+    if (roles.size() > ctl::kMaxRoles)
+        throw Error(ErrorCode::too_large, "a job takes at most " + std::to_string(ctl::kMaxRoles) + " inputs");
     for (const auto& role : roles)
         if (std::find(given.begin(), given.end(), role) == given.end())
             throw Error(ErrorCode::missing_role, "kernel '" + kernel.name() + "' needs input '" + role + "'");
+    return roles;
 }
 
 PlannedJob plan_job(const JobRequest& req) {

@@ -27,9 +27,10 @@ struct RangeSplit {
 // own jobs, test kernels only when enabled. Throws Error(unknown_kernel) otherwise.
 const Kernel& requested_kernel(const std::string& name, bool internal, bool test_kernels);
 
-// Throws Error(unknown_role) for a given role the kernel does not take, then
-// Error(missing_role) for the first role it takes that is not given.
-void check_input_roles(const Kernel& kernel, const std::vector<std::string>& given);
+// The job's input roles: the kernel's own, plus the given ones for a kernel that takes any
+// (checked as names, at most ctl::kMaxRoles). Throws Error(unknown_role) for a given role the
+// kernel does not take, then Error(missing_role) for the first role it takes that is not given.
+std::vector<std::string> check_input_roles(const Kernel& kernel, const std::vector<std::string>& given);
 
 struct JobRequest {
     const Kernel& kernel;

@@ -51,6 +51,12 @@ public:
         run(begin, end);
         return {};
     }
+    // After a range ran: writes what it returned, if anything, as the shm object `object_name`
+    // (created here, never left half-written) and returns its bytes; 0: nothing to return.
+    virtual uint64_t store_result(const std::string& object_name) {
+        (void)object_name;
+        return 0;
+    }
 };
 
 class Kernel {
@@ -62,6 +68,10 @@ public:
     virtual std::string description() const = 0;
     // Test kernels (crash on purpose) run only on a daemon started with --enable-test-kernels.
     virtual bool test_only() const { return false; }
+    // The client names the input roles (up to ctl::kMaxRoles); roles() lists those it must give.
+    virtual bool any_roles() const { return false; }
+    // It runs code the client sends (Python): only peers the code policy trusts may submit it.
+    virtual bool runs_client_code() const { return false; }
     // Validates inputs and params (throws Error with a stable code); never computes.
     virtual Plan plan(const PlanInput& in) const = 0;
     virtual std::unique_ptr<KernelRun> start(const RunContext& ctx) const = 0;

@@ -22,7 +22,7 @@ static_assert(uint32_t(ReduceOp::none) == SHMPOOL_REDUCE_NONE && uint32_t(Reduce
               uint32_t(ReduceOp::mean) == SHMPOOL_REDUCE_MEAN && uint32_t(ReduceOp::min) == SHMPOOL_REDUCE_MIN &&
               uint32_t(ReduceOp::max) == SHMPOOL_REDUCE_MAX && uint32_t(ReduceOp::argmin) == SHMPOOL_REDUCE_ARGMIN &&
               uint32_t(ReduceOp::argmax) == SHMPOOL_REDUCE_ARGMAX);
-static_assert(kMaxDims == SHMPOOL_MAX_DIMS && ctl::kMaxRoles == SHMPOOL_MAX_ROLES &&
+static_assert(kMaxDims == SHMPOOL_MAX_DIMS && ctl::kMaxRoles >= SHMPOOL_MAX_ROLES &&
               ctl::kKernelNameBytes == SHMPOOL_NAME_BYTES && ctl::kRoleBytes == SHMPOOL_ROLE_BYTES);
 
 namespace {

@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/futex.h"
+#include "common/names.h"
 #include "worker/kernel.h"
 #include "worker/mapping_cache.h"
 
@@ -97,9 +98,12 @@ private:
             JobState& job = job_for(msg.job_slot, desc);
             job.populate_output(msg.begin, msg.end);
             done.partial = job.run->reduce(msg.begin, msg.end);
+            done.result_bytes = job.run->store_result(result_object_name(ctx_.instance, desc.job_id, msg.tag));
             done.status = ctl::RangeStatus::ok;
         } catch (const Error& e) {
-            done.status = e.code() == ErrorCode::no_space ? ctl::RangeStatus::no_space : ctl::RangeStatus::kernel_error;
+            done.status = e.code() == ErrorCode::no_space       ? ctl::RangeStatus::no_space
+                          : e.code() == ErrorCode::python_error ? ctl::RangeStatus::python_error
+                                                                : ctl::RangeStatus::kernel_error;
             std::strncpy(done.message, e.what(), sizeof done.message - 1);
         } catch (const std::bad_alloc&) {
             done.status = ctl::RangeStatus::out_of_memory;

@@ -30,8 +30,10 @@ std::string uid_text(const PeerCred& peer) { return "uid " + std::to_string(peer
 
 }  // namespace
 
-AccessPolicy::AccessPolicy(const std::string& admin_users, const std::string& admin_groups)
-    : admins_(admin_users, admin_groups, "admin_users", "admin_groups") {}
+AccessPolicy::AccessPolicy(const std::string& admin_users, const std::string& admin_groups,
+                           const std::string& code_users, const std::string& code_groups)
+    : admins_(admin_users, admin_groups, "admin_users", "admin_groups"),
+      code_runners_(code_users, code_groups, "code-users", "code-groups") {}
 
 bool AccessPolicy::is_admin(const PeerCred& peer) const { return admins_.allows(peer); }
 
@@ -39,6 +41,13 @@ void AccessPolicy::require_admin(const PeerCred& peer, std::string_view verb) co
     if (!is_admin(peer))
         throw Error(ErrorCode::not_admin, "'" + std::string(verb) + "' is for the daemon's administrators (its own uid, " +
                                               "root, admin-users, admin-groups); " + uid_text(peer) + " is not one");
+}
+
+void AccessPolicy::require_may_run_code(const PeerCred& peer) const {
+    if (code_runners_.allows(peer)) return;
+    throw Error(ErrorCode::code_not_allowed,
+                uid_text(peer) + " may not run code on this daemon: its workers run as the daemon's user "
+                                 "(allow it with code-users or code-groups, docs/security.md)");
 }
 
 bool AccessPolicy::may_read(const PeerCred& peer, const Dataset& ds) const {

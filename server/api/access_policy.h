@@ -19,13 +19,18 @@ enum class ObjectUse { read, write };
 
 class AccessPolicy {
 public:
-    // Administrators: the daemon's own uid, root, and `users` / `groups` (comma lists of names
-    // or ids). Throws Error(bad_name) for an unknown user or group.
-    AccessPolicy(const std::string& admin_users, const std::string& admin_groups);
+    // Administrators: the daemon's own uid, root, and `admin_users` / `admin_groups` (comma
+    // lists of names or ids); who may run code: the same two, and `code_users` / `code_groups`.
+    // Throws Error(bad_name) for an unknown user or group.
+    AccessPolicy(const std::string& admin_users, const std::string& admin_groups,
+                 const std::string& code_users = "", const std::string& code_groups = "");
 
     // --- the daemon: shutdown, and whatever changes it for everyone
     bool is_admin(const PeerCred& peer) const;
     void require_admin(const PeerCred& peer, std::string_view verb) const;  // not_admin
+
+    // --- code (users' Python functions) runs as the daemon's user: code_not_allowed for others
+    void require_may_run_code(const PeerCred& peer) const;
 
     // --- datasets: private to their owner until shared; the admins may do anything
     bool may_read(const PeerCred& peer, const Dataset& ds) const;
@@ -61,6 +66,7 @@ public:
 
 private:
     PeerPolicy admins_;
+    PeerPolicy code_runners_;
 };
 
 }  // namespace shmpool

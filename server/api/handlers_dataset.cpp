@@ -258,11 +258,15 @@ void handle_dataset_get(const Call& c) {
 
 // The dataset's info, with a read-only descriptor of its segment passed on the reply: a
 // client that may not open the 0600 segment by name maps it through this descriptor.
-void handle_dataset_open(const Call& c) {
+void require_fd_room(const Call& c) {
     if (c.session->fds_unsent() >= Session::kMaxUnsentFds)
         throw Error(ErrorCode::too_many_descriptors,
                     "this connection already has " + std::to_string(Session::kMaxUnsentFds) +
                         " descriptors waiting to be sent with their replies; read the replies first");
+}
+
+void handle_dataset_open(const Call& c) {
+    require_fd_room(c);
     DatasetPtr ds = find_sealed(c);
     // The client maps the segment through the descriptor: reveal() keeps it from becoming a spare.
     UniqueFd fd(Segment::open_read_only(ds->segment));

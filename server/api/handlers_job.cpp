@@ -80,6 +80,8 @@ void handle_job_submit(const Call& c) {
     if (wait && !detach) spec.owner_session = c.session->id();
     spec.owner_uid = c.session->peer_uid();
     check_job_datasets(c, spec);
+    if (const Kernel* kernel = find_kernel(spec.kernel); kernel && kernel->runs_client_code())
+        c.access().require_may_run_code(c.peer());
     Job& job = c.daemon->scheduler().submit(spec);
     c.daemon->timers().arm_timeout(job);
     if (wait)
@@ -95,6 +97,27 @@ void handle_job_wait(const Call& c) { answer_when_ended(c, own_job(c)); }
 void handle_job_cancel(const Call& c) {
     Job& job = own_job(c);
     c.daemon->scheduler().cancel(job, ErrorCode::cancelled, "job " + std::to_string(job.id) + " was cancelled");
+    c.ok(job.describe());
+}
+
+// One range's result object (what a Python job's function returned), passed as a read-only
+// descriptor: the client maps it even when it may not open the 0600 object by name.
+void handle_job_result(const Call& c) {
+    require_fd_room(c);
+    Job& job = own_job(c);
+    uint64_t range = require_u64(c.args(), "range");
+    const ResultObjects::Entry* entry = job.results.find(range);
+    if (!entry)
+        throw Error(ErrorCode::bad_request, "job " + std::to_string(job.id) + " keeps no result of range " +
+                                                std::to_string(range) + " (none returned, or dropped)");
+    nlohmann::json info = {{"job", job.id}, {"range", range}, {"bytes", entry->bytes}};
+    c.ok_with_fd(info, UniqueFd(Segment::open_read_only(job.results.name_of(*entry))));
+}
+
+// Removes a job's result objects (the client has read them).
+void handle_job_drop_results(const Call& c) {
+    Job& job = own_job(c);
+    job.results.drop_all();
     c.ok(job.describe());
 }
 

@@ -40,6 +40,8 @@ const std::unordered_map<std::string_view, Verb>& verbs() {
         {"job.status", {handle_job_status, true}},
         {"job.wait", {handle_job_wait, true}},
         {"job.cancel", {handle_job_cancel, true}},
+        {"job.result", {handle_job_result, true}},
+        {"job.drop_results", {handle_job_drop_results, true}},
     };
     return table;
 }

@@ -64,6 +64,10 @@ void handle_dataset_get(const Call&);
 void handle_dataset_open(const Call&);
 void handle_dataset_share(const Call&);
 void handle_dataset_unshare(const Call&);
+void handle_job_result(const Call&);
+void handle_job_drop_results(const Call&);
+// too_many_descriptors when the connection already has its maximum of descriptor replies unsent.
+void require_fd_room(const Call& c);
 void handle_job_submit(const Call&);
 void handle_job_status(const Call&);
 void handle_job_wait(const Call&);

@@ -49,6 +49,7 @@ nlohmann::json Job::describe() const {
         .error = error,
     });
     j["owner_uid"] = owner_uid;
+    if (results.count()) j["results"] = results.count();
     return j;
 }
 

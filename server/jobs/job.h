@@ -17,6 +17,7 @@
 #include "common/job_reply.h"
 #include "server/datasets/dataset_store.h"
 #include "worker/job_request.h"
+#include "server/jobs/result_objects.h"
 #include "worker/kernel.h"
 
 namespace shmpool {
@@ -53,6 +54,7 @@ struct Job {
     ReduceOp reduce = ReduceOp::none;
     std::vector<Partial> partials;    // reducing jobs: each range's share, by range index
     std::optional<Reduced> reduced;   // combined once, when the job is done
+    ResultObjects results;            // ranges' returned objects (Python jobs), one per accounted range
     std::map<uint64_t, uint32_t> deaths;  // range -> times its worker died running it
     std::deque<uint64_t> requeued;        // ranges to hand out again, before new ones
     uint64_t next_range = 0, ranges_done = 0, ranges_requeued = 0, duplicates = 0;

@@ -3,6 +3,7 @@
 #include "server/jobs/scheduler.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include "common/futex.h"
@@ -24,6 +25,7 @@ void count_end(SchedulerMetrics& m, const Job& job) {
     m.job_latency_s.observe(std::chrono::duration<double>(job.ended - job.submitted).count());
 }
 
+
 void copy_name(char* dst, size_t cap, const std::string& src) {
     std::memset(dst, 0, cap);
     std::memcpy(dst, src.data(), std::min(cap - 1, src.size()));
@@ -42,9 +44,9 @@ std::vector<std::pair<std::string, DatasetPtr>> Scheduler::resolve_inputs(const 
                                                                           const JobSpec& spec) const {
     std::vector<std::string> given;
     for (const auto& kv : spec.inputs) given.push_back(kv.first);
-    check_input_roles(k, given);
+    std::vector<std::string> roles = check_input_roles(k, given);
     std::vector<std::pair<std::string, DatasetPtr>> inputs;
-    for (const auto& role : k.roles()) {
+    for (const auto& role : roles) {
         DatasetPtr ds = store_.find(spec.inputs.at(role), spec.owner_uid);
         if (!ds->sealed && !find_job(ds->producer_job))  // an unsealed job output is waited for
             throw Error(ErrorCode::dataset_busy, "input '" + role + "' (dataset '" + ds->name +
@@ -68,6 +70,7 @@ Job& Scheduler::submit(const JobSpec& spec) {
 
     auto job = std::make_unique<Job>();
     job->id = next_job_id_++;
+    job->results.bind(instance_, job->id);
     if (plan.output) {
         uint64_t bytes = checked_bytes(plan.output->shape, plan.output->dtype);
         if (limits_.max_output_bytes != 0 && bytes > limits_.max_output_bytes)
@@ -283,8 +286,9 @@ void Scheduler::dispatch_one(uint32_t slot, Job& job) {
     msg.begin = job.range_begin(index);
     msg.end = job.range_end(index);
     msg.attempt = 1 + (deaths == job.deaths.end() ? 0 : deaths->second);
+    msg.tag = next_tag_++;
     if (!control_->workers()[slot].todo.push(msg)) throw Error(ErrorCode::internal, "worker ring overflow");
-    slots_[slot].in_flight.push_back({job.id, index});
+    slots_[slot].in_flight.push_back({job.id, index, msg.tag});
     job.in_flight += 1;
 }
 
@@ -345,14 +349,16 @@ void Scheduler::account(uint32_t slot, const ctl::DoneMsg& msg) {
     metrics_.ranges_run += 1;
     Job& job = get(f.job_id);
     job.in_flight -= 1;
+    if (job.ended_state() && msg.result_bytes > 0) discard_unless_kept(job, f.index, f.tag);  // too late to count
     if (!job.ended_state()) {
         if (msg.status == ctl::RangeStatus::ok) {
-            account_ok(job, msg);
+            account_ok(job, msg, f.tag);
         } else if (msg.status != ctl::RangeStatus::skipped) {
             std::string why(msg.message, strnlen(msg.message, sizeof msg.message));
-            ErrorCode code = msg.status == ctl::RangeStatus::out_of_memory ? ErrorCode::out_of_memory
-                             : msg.status == ctl::RangeStatus::no_space    ? ErrorCode::no_space
-                                                                            : ErrorCode::range_failed;
+            ErrorCode code = msg.status == ctl::RangeStatus::out_of_memory  ? ErrorCode::out_of_memory
+                             : msg.status == ctl::RangeStatus::no_space     ? ErrorCode::no_space
+                             : msg.status == ctl::RangeStatus::python_error ? ErrorCode::python_error
+                                                                             : ErrorCode::range_failed;
             finish(job, JobState::failed, JobError{code, range_text(job, f.index) + ": " + why});
         }
     }
@@ -370,14 +376,23 @@ void Scheduler::retire_if_due(uint32_t slot) {
     }
 }
 
-void Scheduler::account_ok(Job& job, const ctl::DoneMsg& msg) {
+// Removes the result object of dispatch `tag` of range `index`, unless it is the one kept for
+// the range (a completion repeated for the same dispatch must not remove its own result).
+void Scheduler::discard_unless_kept(Job& job, uint64_t index, uint32_t tag) {
+    const ResultObjects::Entry* kept = job.results.find(index);
+    if (!kept || kept->tag != tag) job.results.discard(tag);
+}
+
+void Scheduler::account_ok(Job& job, const ctl::DoneMsg& msg, uint32_t tag) {
     if (job.range_done[msg.index]) {
         job.duplicates += 1;
         metrics_.duplicate_completions += 1;
+        if (msg.result_bytes > 0) discard_unless_kept(job, msg.index, tag);
         return;
     }
     job.range_done[msg.index] = 1;
     job.ranges_done += 1;
+    if (msg.result_bytes > 0) job.results.keep(msg.index, tag, msg.result_bytes);
     if (job.reduce != ReduceOp::none) job.partials[msg.index] = msg.partial;
     double ns = static_cast<double>(msg.elapsed_ns);
     job.avg_range_ns = job.avg_range_ns == 0 ? ns : 0.8 * job.avg_range_ns + 0.2 * ns;
@@ -407,6 +422,8 @@ void Scheduler::worker_down(uint32_t slot, const std::string& how, bool crashed)
         Job& job = get(f.job_id);
         job.in_flight -= 1;
         bool was_running = running_job == f.job_id && running_index == f.index;
+        bool accounted = !job.ended_state() && job.range_done[f.index];
+        if (job.kernel->runs_client_code() && !accounted) job.results.discard(f.tag);  // a half-written result
         if (!job.ended_state() && !job.range_done[f.index]) requeue_after_death(job, f.index, was_running, how);
         release_slot_if_idle(job);
     }
@@ -443,6 +460,7 @@ void Scheduler::finish(Job& job, JobState state, std::optional<JobError> error) 
         control_->jobs[job.slot].cancelled.store(1, std::memory_order_release);
     if (state == JobState::done && job.reduce != ReduceOp::none) job.reduced = combine_partials(job.reduce, job.partials);
     job.partials = {};
+    if (state != JobState::done) job.results.drop_all();
     if (job.output) {
         if (state == JobState::done) {
             store_.seal(*job.output);

@@ -49,6 +49,8 @@ public:
         max_ranges_per_worker_ = max_ranges, recycle_ = std::move(recycle);
     }
     void cancel_all(ErrorCode code, const std::string& why);
+    // The instance whose result objects the jobs own (names "shmpool.<instance>.res...").
+    void set_instance(std::string instance) { instance_ = std::move(instance); }
     bool idle() const { return !index_.any_unended(); }  // every job has ended
     // Calls `fn` when `job` has ended (at once if it has).
     void when_ended(Job& job, std::function<void(const Job&)> fn);
@@ -75,6 +77,7 @@ private:
     struct InFlight {
         uint64_t job_id;
         uint64_t index;
+        uint32_t tag;  // the dispatch, naming its result object
     };
     struct SlotState {
         bool alive = false;
@@ -98,7 +101,8 @@ private:
     void ring_doorbell(uint32_t slot);
     void account(uint32_t slot, const ctl::DoneMsg& msg);
     bool matches_head(uint32_t slot, const ctl::DoneMsg& msg);
-    void account_ok(Job& job, const ctl::DoneMsg& msg);
+    void account_ok(Job& job, const ctl::DoneMsg& msg, uint32_t tag);
+    void discard_unless_kept(Job& job, uint64_t index, uint32_t tag);
     void requeue_after_death(Job& job, uint64_t index, bool was_running, const std::string& how);
     void finish(Job& job, JobState state, std::optional<JobError> error = std::nullopt);
     void release_slot_if_idle(Job& job);
@@ -121,6 +125,8 @@ private:
     std::deque<uint64_t> finished_;    // ended jobs, oldest first, for pruning
     std::vector<uint32_t> free_job_slots_;
     uint64_t next_job_id_ = 1;
+    uint32_t next_tag_ = 1;
+    std::string instance_;
     uint64_t worker_deaths_ = 0;
     SchedulerMetrics metrics_;
     std::function<void(Job&)> end_hook_;

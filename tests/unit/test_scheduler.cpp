@@ -75,6 +75,7 @@ struct Harness {
         control = ctl::init_control(memory.get(), n_workers);
         store = std::make_unique<DatasetStore>(instance, control);
         scheduler = std::make_unique<Scheduler>(control, n_workers, *store, opt.limits);
+        scheduler->set_instance(instance);
         if (opt.start_workers)
             for (uint32_t s = 0; s < n_workers; ++s) scheduler->worker_up(s);
     }
@@ -182,8 +183,9 @@ struct Harness {
     }
     // Pushes a completion as a worker does; the scheduler sees it at the next drain().
     void report(uint32_t s, const RangeMsg& r, RangeStatus status = RangeStatus::ok, const std::string& message = "",
-                uint64_t elapsed_ns = 0) {
+                uint64_t elapsed_ns = 0, uint64_t result_bytes = 0) {
         ctl::DoneMsg d{};
+        d.result_bytes = result_bytes;
         d.job_slot = r.job_slot;
         d.generation = r.generation;
         d.index = r.index;
@@ -1090,3 +1092,75 @@ TEST_CASE("job counts, the unended index and each session's jobs agree with a sc
         CHECK(ended <= kept + ctl::kMaxJobSlots);
     }
 }
+
+// ---- result objects (Python jobs' return values) ---------------------------------------
+
+namespace {
+
+// What a worker of a python job does after a range: writes its result object (named by the
+// dispatch's tag) and reports its size.
+std::string write_result(Harness& h, const RangeMsg& r) {
+    std::string name = result_object_name(h.instance, h.job_of(r), r.tag);
+    Segment::create(name, 64);
+    return name;
+}
+
+JobSpec python_spec(uint64_t rows) {
+    JobSpec spec;
+    spec.kernel = "python";
+    spec.params = {{"rows", rows}, {"python", "3.11"}, {"function", "builtins:max"}};
+    spec.chunk = 1;
+    return spec;
+}
+
+}  // namespace
+
+TEST_CASE("a python job keeps one result object per range; a dead worker's and a superseded one's go",
+          "[scheduler][results]") {
+    Harness h({.workers = 1});
+    Job& job = h.submit(python_spec(3));
+    auto held = h.pop_all(0);
+    REQUIRE(held.size() == 2);
+    std::string first = write_result(h, held[0]);
+    h.report(0, held[0], RangeStatus::ok, "", 0, 64);
+    std::string half_written = write_result(h, held[1]);  // written, then the worker dies unreported
+    h.start_running(0, held[1]);
+    h.kill(0);
+    CHECK(h.segments().count(first) == 1);
+    CHECK(h.segments().count(half_written) == 0);
+    h.up(0);
+    std::set<std::string> kept = {first};
+    for (bool moved = true; moved;) {
+        moved = false;
+        for (const RangeMsg& r : h.pop_all(0)) {
+            CHECK(r.tag != held[1].tag);  // a rerun is a new dispatch with its own object
+            kept.insert(write_result(h, r));
+            h.report(0, r, RangeStatus::ok, "", 0, 64);
+            moved = true;
+        }
+        h.drain();
+    }
+    CHECK(state_of(job) == "done");
+    CHECK(job.results.count() == 3);
+    CHECK(h.segments() == kept);
+    h.report(0, held[0], RangeStatus::ok, "", 0, 64);  // a repeated completion never removes the kept object
+    h.drain();
+    CHECK(h.segments() == kept);
+    job.results.drop_all();
+    CHECK(h.segments().empty());
+}
+
+TEST_CASE("a failed python job removes the result objects it had kept", "[scheduler][results]") {
+    Harness h({.workers = 1});
+    Job& job = h.submit(python_spec(4));
+    auto held = h.pop_all(0);
+    REQUIRE(held.size() == 2);
+    write_result(h, held[0]);
+    h.report(0, held[0], RangeStatus::ok, "", 0, 64);
+    h.report(0, held[1], RangeStatus::python_error, "Traceback ... ValueError: boom");
+    h.drain();
+    CHECK(state_of(job) == "failed");
+    CHECK(error_code_of(job) == "python_error");
+    CHECK(h.segments().empty());
+}
+

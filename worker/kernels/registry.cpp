@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "worker/kernel.h"
 #include "worker/kernels/builtin.h"
+#include "worker/python/python_kernel.h"
 
 namespace shmpool {
 namespace {
@@ -26,6 +27,7 @@ constexpr KernelAccessor kKernels[] = {
     &fault_kernel,
     &load_npy_kernel,
     &save_npy_kernel,
+    &python_kernel,
 };
 
 // Kernels added by register_kernel() (plugins), in order. Filled by the daemon before any

@@ -13,8 +13,9 @@ from .connection import default_socket_path
 from .dataset import DTYPES, Dataset
 from .errors import *  # noqa: F401,F403 (the exception classes, one per error code)
 from .errors import __all__ as _error_names
+from .executor import Executor
 from .job import Job, Progress
 
 __version__ = "0.1.0"
-__all__ = ["Client", "Dataset", "Job", "Progress", "DTYPES", "INLINE_MAX_BYTES", "default_socket_path"] + list(
+__all__ = ["Client", "Executor", "Dataset", "Job", "Progress", "DTYPES", "INLINE_MAX_BYTES", "default_socket_path"] + list(
     _error_names)

@@ -183,7 +183,35 @@ class Client:
             self._jobs.append(job)
         return job
 
+    def map_ranges(self, fn, rows, inputs=None, out=None, reduce=None, params=None, chunk=None, output=None,
+                   timeout=None):
+        """Runs your Python function over [0, rows) in ranges on the workers; returns the Job.
+
+        fn: a callable (lambdas and closures too: shipped once per job with cloudpickle) or
+        "module:function" importable in the workers. It is called as
+        fn(begin, end, **inputs, out=out, params=params): each input dataset as a read-only NumPy
+        array under its role name, `out` (when out=(dtype, shape)) the writable output array in
+        which it writes its rows, `params` (if fn takes it) the JSON-able `params`. With
+        reduce="sum"/"min"/"max", the numbers fn returns are combined once per range, in range
+        order; Job.result() is then that value, else the output array (or None)."""
+        from .functions import map_ranges
+        return map_ranges(self, fn, rows, inputs, out, reduce, params, chunk, output, timeout)
+
+    def map(self, fn, iterable, inputs=None, params=None, chunk=None, timeout=None):
+        """Calls fn(item, **inputs) (and params=params if fn takes it) for every item, in the
+        workers; returns the Job, whose result() is the list of what fn returned, in order.
+        Results are any picklable objects and come back through shared memory (one object per
+        range, accounted once even when a worker dies and its range reruns)."""
+        from .functions import map_items
+        return map_items(self, fn, iterable, inputs, params, chunk, timeout)
+
     def _job_result(self, job, final):
+        if getattr(job, "_python", None):
+            from .functions import job_result
+            return job_result(self, job, final)
+        return self._plain_result(job, final)
+
+    def _plain_result(self, job, final):
         if isinstance(final.get("output"), dict):
             return self.get(final["output"]["name"])
         if final.get("reduce") in INDEX_REDUCTIONS:
@@ -199,6 +227,8 @@ class Client:
                 pass  # the daemon no longer remembers the job; its output may still exist
         if job.output is not None:
             self.delete(job.output, missing_ok=True)
+        if job._python and job.status().get("results"):
+            self._call("job.drop_results", job=job.id)  # results never read
 
     # ---- requests
     def _connection(self):

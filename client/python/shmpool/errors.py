@@ -93,6 +93,9 @@ _CODES = {
     "not_owner": ("NotOwner", AccessDenied),
     "not_admin": ("NotAdmin", AccessDenied),
     "permission_denied": ("PermissionDenied", AccessDenied),
+    "python_error": ("PythonError", JobFailed),
+    "python_version_mismatch": ("PythonVersionMismatch", RequestError),
+    "code_not_allowed": ("CodeNotAllowed", RequestError),
 }
 
 ERROR_CLASSES = {}

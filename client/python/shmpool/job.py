@@ -44,6 +44,7 @@ class Job:
         self._output = output
         self._wait_id = None  # a job.wait in flight, reused by the next wait after a timeout
         self._waiting = threading.Lock()
+        self._python = None  # a python job whose ranges return objects: ("map" | "reduce", op)
 
     # ---- state
     def status(self):

@@ -1,0 +1,223 @@
+"""Users' Python functions on shmpool beside what they would otherwise write, in one run on this
+machine: per-range overhead (map_ranges vs Pool.map chunksize=1, Pool.map default chunking,
+joblib), per-range cost beside the input's size (shmpool vs Pool pickling), seed 003 and seed 000
+through map_ranges beside the seeds' own multiprocessing code, and a warm second job's time to
+its first range beside a fresh Pool. Medians of repeated runs; ratios against the baseline.
+
+    /usr/bin/python3 bench/python_functions.py [--ranges 100000] [--big-mib 1024] [--tiny]
+"""
+import argparse
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "client", "python"))
+import seed_baselines as seeds  # noqa: E402
+import shmpool  # noqa: E402
+import shmpool_side  # noqa: E402
+from measure import timed  # noqa: E402
+
+WORKERS = 2
+
+
+def _noop(i):
+    return None
+
+
+def _touch(x):
+    return x.shape[0]
+
+
+def _first_range_time(_=None):
+    import sklearn.ensemble  # noqa: F401  an import-heavy function
+    return time.time()
+
+
+def per_range_overhead(c, n, repeat):
+    """µs per range of a function that does nothing, on WORKERS processes."""
+    rows = {}
+    rows["shmpool map_ranges (chunk=1)"], _ = timed(lambda: c.map_ranges(lambda b, e: None, rows=n, chunk=1).result(),
+                                                   repeat)
+    rows["shmpool map (default chunking)"], _ = timed(lambda: c.map(_noop, range(n)).result(), repeat)
+    with mp.Pool(WORKERS) as pool:
+        rows["Pool.map chunksize=1"], _ = timed(lambda: pool.map(_noop, range(n), chunksize=1), repeat)
+        rows["Pool.map default chunking"], _ = timed(lambda: pool.map(_noop, range(n)), repeat)
+    import joblib
+    rows["joblib (loky) n_jobs=2"], _ = timed(
+        lambda: joblib.Parallel(n_jobs=WORKERS)(joblib.delayed(_noop)(i) for i in range(n)), repeat)
+    return {k: v["median"] / n * 1e6 for k, v in rows.items()}
+
+
+def input_size_cost(c, big_mib, ranges, repeat):
+    """µs per range of a function that takes a 1 KiB or a big input, on shmpool and on Pool."""
+    out = {}
+    for label, nbytes in (("1 KiB", 1024), ("%d MiB" % big_mib, big_mib << 20)):
+        x = np.ones(nbytes // 8)
+        c.put("x", x)
+        s, _ = timed(lambda: c.map_ranges(lambda b, e, x: None, rows=ranges, chunk=1, inputs={"x": "x"}).result(),
+                     repeat)
+        out["shmpool " + label] = s["median"] / ranges * 1e6
+        c.delete("x")
+        tasks = max(2, min(ranges, (64 << 20) // nbytes * 4))  # Pool pickles the input into every task
+        with mp.Pool(WORKERS) as pool:
+            s, _ = timed(lambda: pool.map(_touch, [x] * tasks, chunksize=1), repeat)
+        out["Pool.map pickling " + label] = s["median"] / tasks * 1e6
+        del x
+    return out
+
+
+def seed003(c, k, n, m, repeat):
+    """Σ_k Σ_i exp(f_k(x_i, y_i)) with SciPy splines: map_ranges over k beside the seed's pools."""
+    rng = np.random.default_rng(3)
+    Z = rng.random((k, n, n))
+    P = rng.random((m, 2)) * (n - 1)
+
+    def spline_sum(begin, end, Z, P):
+        from scipy.interpolate import RectBivariateSpline
+        grid = np.arange(Z.shape[1])
+        return sum(float(np.sum(np.exp(RectBivariateSpline(grid, grid, Z[j], kx=1, ky=1).ev(P[:, 0], P[:, 1]))))
+                   for j in range(begin, end))
+
+    c.put("Z", Z)
+    c.put("P", P)
+    walls = {}
+    walls["shmpool map_ranges"], got = timed(
+        lambda: c.map_ranges(spline_sum, rows=k, inputs={"Z": "Z", "P": "P"}, reduce="sum").result(), repeat)
+    walls["seed 003 naive (Pool, object pickled per task)"], naive = timed(lambda: seeds.bigdata_naive(Z, P), repeat)
+    walls["seed 003 fixed (Pool, fork-inherited global)"], fixed = timed(lambda: seeds.bigdata_fixed(Z, P), repeat)
+    walls["one process"], ref = timed(lambda: spline_sum(0, k, Z, P), repeat)
+    for other in (naive, fixed, ref):
+        assert abs(got - other) <= 1e-10 * abs(other), (got, other)
+    c.delete("Z"), c.delete("P")
+    return {key: v["median"] for key, v in walls.items()}
+
+
+def seed000(c, count, side, repeat):
+    """gaussian_filter per image: map_ranges writing an output beside the seed's Pool.map."""
+    images = np.random.default_rng(0).random((count, side, side))
+
+    def blur(begin, end, images, out):
+        from scipy.ndimage import gaussian_filter
+        for i in range(begin, end):
+            out[i] = gaussian_filter(images[i], 1.5 ** 0.5)
+
+    c.put("images", images)
+    walls = {}
+    walls["shmpool map_ranges"], got = timed(
+        lambda: c.map_ranges(blur, rows=count, inputs={"images": "images"}, out=("float64", images.shape)).result(),
+        repeat)
+    walls["seed 000 (Pool.map over images)"], ref = timed(lambda: seeds.pool_map_gaussian(images), repeat)
+    from scipy.ndimage import gaussian_filter
+    walls["one process"], _ = timed(lambda: [gaussian_filter(im, 1.5 ** 0.5) for im in images], repeat)
+    np.testing.assert_array_equal(got, ref)
+    del got
+    c.delete("images")
+    return {key: v["median"] for key, v in walls.items()}
+
+
+def _forest(n_jobs):
+    from sklearn.ensemble import RandomForestClassifier
+    return RandomForestClassifier(n_estimators=_forest.trees, n_jobs=n_jobs, random_state=0)
+
+
+def seed001(c, socket, trees, n, d, repeat):
+    """A random forest on sparse features: one process, joblib/loky n_jobs=2, the shmpool joblib
+    backend, and Client.map of a per-tree fit (each fitted tree back through shared memory)."""
+    import joblib
+    import scipy.sparse
+    from shmpool.joblib import register
+    register()
+    rng = np.random.default_rng(1)
+    X = scipy.sparse.random(n, d, density=0.01, format="csr", random_state=1)
+    y = (X @ rng.standard_normal(d) > 0).astype(np.int64)
+    _forest.trees = trees
+
+    def fit_one_tree(seed, X, y):
+        from sklearn.tree import DecisionTreeClassifier
+        rows = np.random.default_rng(seed).integers(0, len(y), len(y))
+        return DecisionTreeClassifier(max_features="sqrt", random_state=seed).fit(X[rows], y[rows])
+
+    def pooled():
+        with joblib.parallel_backend("shmpool", n_jobs=WORKERS, socket=socket):
+            return _forest(WORKERS).fit(X, y)
+
+    walls = {}
+    walls["one process (n_jobs=1)"], one = timed(lambda: _forest(1).fit(X, y), repeat)
+    walls["joblib/loky n_jobs=2"], _ = timed(lambda: _forest(WORKERS).fit(X, y), repeat)
+    walls["shmpool joblib backend n_jobs=2"], forest = timed(pooled, repeat)
+    c.put("y", y)
+    walls["shmpool Client.map of tree fits"], fitted = timed(
+        lambda: c.map(fit_one_tree, range(trees), inputs={"X": X, "y": "y"}).result(), repeat)
+    c.delete("y")
+    assert (forest.predict(X) == one.predict(X)).all() and len(fitted) == trees
+    return {key: v["median"] for key, v in walls.items()}
+
+
+def time_to_first_range(c, repeat):
+    """ms from submit to the start of the first range of an sklearn-importing function."""
+    out = {"shmpool first job": [], "shmpool warm job": [], "fresh Pool(2)": []}
+    for _ in range(repeat):
+        t0 = time.time()
+        first = c.map_ranges(lambda b, e: _first_range_time(), rows=WORKERS, chunk=1, reduce="min").result()
+        out["shmpool first job" if not out["shmpool warm job"] and not out["shmpool first job"] else
+            "shmpool warm job"].append(first - t0)
+        t0 = time.time()
+        with mp.get_context("spawn").Pool(WORKERS) as pool:  # a fresh pool imports afresh
+            started = pool.apply_async(_first_range_time).get()
+        out["fresh Pool(2)"].append(started - t0)
+    return {k: float(np.median(v)) * 1e3 for k, v in out.items() if v}
+
+
+def table(title, rows, unit, baseline):
+    lines = ["", "### " + title, "", "| | %s | ratio to %s |" % (unit, baseline), "|---|---:|---:|"]
+    base = rows[baseline]
+    lines += ["| %s | %.4g | %.3f |" % (k, v, v / base) for k, v in rows.items()]
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ranges", type=int, default=100_000)
+    ap.add_argument("--big-mib", type=int, default=1024)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--tiny", action="store_true", help="small sizes: a smoke run")
+    ap.add_argument("--only", choices=["seed001"], help="run one section")
+    ap.add_argument("--forest", default="40,10000,1000", help="seed 001: trees,rows,features")
+    a = ap.parse_args()
+    n, big, seed_size, images = (a.ranges, a.big_mib, (64, 200, 100_000), (64, 256))
+    if a.tiny:
+        n, big, seed_size, images, a.repeat = 2000, 8, (8, 50, 2000), (8, 64), 1
+    report = ["# Python functions on shmpool (%d workers, %d cores, %s)" % (WORKERS, os.cpu_count(),
+                                                                            time.strftime("%Y-%m-%d %H:%M UTC",
+                                                                                          time.gmtime()))]
+    with tempfile.TemporaryDirectory() as workdir, shmpool_side.daemon(workdir, WORKERS) as d:
+        with shmpool.Client(socket=d.socket_path, cleanup=True) as c:
+            c.map_ranges(lambda b, e: None, rows=WORKERS * 4, chunk=1).result()  # start the interpreters
+            forest = (4, 500, 50) if a.tiny else tuple(int(v) for v in a.forest.split(","))
+            report.append(table("Seed 001: random forest of %d trees on sparse %d x %d (1%% dense)" % forest,
+                                seed001(c, d.socket_path, *forest, a.repeat), "s (median)", "one process (n_jobs=1)"))
+            if a.only:
+                print("\n".join(report))
+                return
+            report.append(table("Per-range overhead of a function that does nothing, %d ranges" % n,
+                                per_range_overhead(c, n, a.repeat), "µs per range", "Pool.map chunksize=1"))
+            report.append(table("Per-range cost beside the input's size", input_size_cost(c, big, 200, a.repeat),
+                                "µs per range", "shmpool 1 KiB"))
+            report.append(table("Seed 003: Σ exp(spline) over k=%d grids %dx%d at %d points" % (seed_size[0], seed_size[1], seed_size[1],
+                                                                              seed_size[2]),
+                                seed003(c, *seed_size, a.repeat), "s (median)", "one process"))
+            report.append(table("Seed 000: gaussian_filter of %d images %dx%d" % (images[0], images[1], images[1]),
+                                seed000(c, images[0], images[1], a.repeat), "s (median)", "one process"))
+            report.append(table("Time from submit to the first range of an sklearn-importing function",
+                                time_to_first_range(c, max(2, a.repeat)), "ms (median)", "fresh Pool(2)"))
+    print("\n".join(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+# The joblib backend "shmpool": joblib.Parallel (and sklearn's n_jobs) run their batches in
+# shmpoold's warm workers; large NumPy arguments are put once as datasets, not pickled per task.
+"""joblib backend: ``from shmpool.joblib import register; register()`` then
+``with joblib.parallel_backend("shmpool"): ...`` (docs/python.md)."""
+
+import numpy as np
+from joblib.parallel import ParallelBackendBase, register_parallel_backend
+
+from .executor import Executor
+
+LARGE_BYTES = 1 << 20  # arrays at least this big become datasets (joblib's own memmapping threshold is 1 MB)
+MAX_INPUTS = 7         # roles a job may take besides its code
+
+
+class ShmpoolBackend(ParallelBackendBase):
+    supports_timeout = True
+    supports_sharedmem = False
+
+    def __init__(self, instance="default", socket=None, nesting_level=None, inner_max_num_threads=None, **kw):
+        super().__init__(nesting_level=nesting_level, inner_max_num_threads=inner_max_num_threads, **kw)
+        self.instance, self.socket = instance, socket
+        self._executor = None
+        self._datasets = {}  # id(array) -> (array, dataset name): put once, deleted at terminate
+
+    def effective_n_jobs(self, n_jobs):
+        if n_jobs is None or n_jobs < 0:
+            return max(1, len(self._ensure_executor()._client.workers()))
+        return max(1, n_jobs)
+
+    def configure(self, n_jobs=1, parallel=None, **backend_args):
+        self.parallel = parallel
+        self._ensure_executor()
+        return self.effective_n_jobs(n_jobs)
+
+    def _ensure_executor(self):
+        if self._executor is None:
+            self._executor = Executor(self.instance, self.socket)
+        return self._executor
+
+    def apply_async(self, func, callback=None):
+        inputs = {}
+        self._swap_large_arrays(func, inputs)
+        future = self._executor._submit_call(func, inputs, runner=_run_batch)
+        future.get = future.result
+        if callback is not None:
+            future.add_done_callback(callback)
+        return future
+
+    def _swap_large_arrays(self, batch, inputs):
+        """Replaces the large arrays among a batch's call arguments by dataset references."""
+        items = getattr(batch, "items", None)
+        if items is None:
+            return
+        new_items = []
+        for fn, args, kwargs in items:
+            args = tuple(self._dataset_arg(a, inputs) for a in args)
+            kwargs = {k: self._dataset_arg(v, inputs) for k, v in kwargs.items()}
+            new_items.append((_Swapped(fn), args, kwargs))
+        batch.items = new_items
+
+    def _dataset_arg(self, value, inputs):
+        if not isinstance(value, np.ndarray) or value.nbytes < LARGE_BYTES or value.dtype.name not in _DTYPES:
+            return value
+        known = self._datasets.get(id(value))
+        if known is None:
+            name = "_joblib.%x.%d" % (id(self), len(self._datasets))
+            self._executor._client.put(name, np.ascontiguousarray(value))
+            known = self._datasets[id(value)] = (value, name)
+        role = next((r for r, n in inputs.items() if n == known[1]), None)
+        if role is None:
+            if len(inputs) >= MAX_INPUTS:
+                return value
+            role = "a%d" % len(inputs)
+            inputs[role] = known[1]
+        return DatasetArg(role)
+
+    def terminate(self):
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)  # also deletes the datasets it put (cleanup)
+            self._executor = None
+        self._datasets = {}
+
+    def abort_everything(self, ensure_ready=True):
+        self.terminate()
+        if ensure_ready:
+            self.configure(n_jobs=self.parallel.n_jobs, parallel=self.parallel)
+
+
+_DTYPES = ("float64", "float32", "int64", "int32", "uint8")
+
+
+class DatasetArg:
+    """Stands in a call for a large array put once as a dataset; the worker maps it read-only."""
+
+    def __init__(self, role):
+        self.role = role
+
+
+class _Swapped:
+    """A call whose DatasetArg arguments are resolved in the worker, by the role the job maps."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *args, **kwargs):
+        return self.fn(*[_resolve(a) for a in args], **{k: _resolve(v) for k, v in kwargs.items()})
+
+
+_CURRENT_INPUTS = {}  # in a worker, while a batch runs: role -> the mapped dataset
+
+
+def _run_batch(batch, **inputs):
+    """In a worker: runs a joblib batch with its swapped-out arrays mapped from their datasets."""
+    _CURRENT_INPUTS.update(inputs)
+    try:
+        return batch()
+    finally:
+        _CURRENT_INPUTS.clear()
+
+
+def _resolve(value):
+    return _CURRENT_INPUTS[value.role] if isinstance(value, DatasetArg) else value
+
+
+def register():
+    """Registers the backend under the name "shmpool"."""
+    register_parallel_backend("shmpool", ShmpoolBackend)
+
+
+__all__ = ["ShmpoolBackend", "register"]
