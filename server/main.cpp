@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "server/config.h"
 #include "server/daemon.h"
+#include "worker/kernels/simd/path.h"
 
 using namespace shmpool;
 
@@ -58,6 +59,8 @@ int main(int argc, char** argv) {
     int ready_fd = -1;
     if (!options.foreground) ready_fd = daemonize();
     try {
+        // SHMPOOL_CPU is read here, once: the workers fork with the choice made
+        log_info(std::string("SIMD path ") + kernels::path_name(kernels::simd_path()));
         Daemon daemon(options);
         return daemon.run([ready_fd] {
             if (ready_fd < 0) return;
