@@ -4,8 +4,8 @@ the command line (e.g. a native and a portable build), on every path each offers
 in one run; medians of wall times, ratios to the first build's default path; then gaussian's
 bytes per second in both dtypes beside SciPy in one process and the machine's copy bandwidth.
 
-Usage: bench/simd_paths.py --build LABEL=DIR [--build LABEL=DIR ...] [--repeat N] [--workers W]
-A DIR whose shmpoold predates dispatch runs its one path, shown as "-".
+Usage: bench/simd_paths.py --build LABEL=DIR[@PATH,...] [--build ...] [--repeat N] [--workers W]
+Without @PATHs, every path the build offers; a shmpoold that predates dispatch runs its one, "-".
 """
 import argparse
 import os
@@ -32,7 +32,9 @@ def seed_inputs():
     images = r.random((20000, 28, 28))
     return {"X": r.random((4000, 64)), "Y": r.random((4000, 64)), "P": r.random((6000, 3)),
             "images": images, "images32": images.astype(np.float32),
-            "Z": r.random((50, 50, 50)), "Q": r.uniform(0, 49, (200000, 2))}
+            "Z": r.random((50, 50, 50)), "Q": r.uniform(0, 49, (200000, 2)),
+            "X2": r.random((2000, 64)), "Y2": r.random((2000, 64)), "M": r.random((4000, 1000)),
+            "R": r.random(1 << 24)}
 
 
 SEEDS = [  # title, kernel, inputs, params
@@ -41,6 +43,10 @@ SEEDS = [  # title, kernel, inputs, params
     ("gaussian 20000x28x28 float32", "gaussian", {"images": "images32"}, {"sigma": SIGMA}),
     ("rbf N=6000", "rbf", {"points": "P"}, {}),
     ("euclidean 4000x4000, d=64", "euclidean", {"X": "X", "Y": "Y"}, {}),
+    # not dispatched: do they lose in a portable build?
+    ("cdist cityblock 2000x2000, d=64", "cdist", {"X": "X2", "Y": "Y2"}, {"metric": "cityblock"}),
+    ("map exp 4000x1000", "map", {"x": "M"}, {"op": "exp"}),
+    ("reduce sum 2^24", "reduce", {"x": "R"}, {"op": "sum"}),
 ]
 # gaussian's throughput: (images, side, sigma) in both dtypes
 GAUSS_SIZES = [(20000, 28, 1.2), (2000, 64, 2.0), (200, 256, 3.0), (12, 1024, 3.0)]
@@ -103,16 +109,18 @@ def main():
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     a = ap.parse_args()
     builds = [b.split("=", 1) for b in a.build]
+    builds = [(label, spec.split("@")[0], spec.split("@")[1].split(",") if "@" in spec else None)
+              for label, spec in builds]
     data = seed_inputs()
     rows = {}  # (label, path) -> {title: summary}
     gauss = None
     with tempfile.TemporaryDirectory() as workdir:
-        for label, bdir in builds:
-            shmpoold = os.path.join(bdir, "shmpoold")
-            for path in with_daemon(workdir, shmpoold, a.workers, None, paths_of):
+        for label, bdir, paths in builds:
+            shmpoold = os.path.abspath(os.path.join(bdir, "shmpoold"))
+            for path in paths or with_daemon(workdir, shmpoold, a.workers, None, paths_of):
                 rows[(label, path)] = with_daemon(workdir, shmpoold, a.workers, path,
                                                   lambda d: time_seeds(d, data, a.repeat))
-        gauss = with_daemon(workdir, os.path.join(builds[0][1], "shmpoold"), a.workers, None,
+        gauss = with_daemon(workdir, os.path.abspath(os.path.join(builds[0][1], "shmpoold")), a.workers, None,
                             lambda d: time_gaussian_sizes(d, a.repeat))
     print_report(builds, rows, gauss, copy_bandwidth(a.repeat), a)
 
@@ -127,7 +135,7 @@ def print_report(builds, rows, gauss, copy_bps, a):
         base = rows[base_key][title][0]["median"]
         cells = [f"{r[title][0]['median']:.4f} s ({r[title][0]['median'] / base:.2f}x)" for r in rows.values()]
         print(f"| {title} | " + " | ".join(cells) + " |")
-    print(f"\ngaussian on {builds[0][0]} (default path), {a.workers} workers; copy bandwidth "
+    print(f"\ngaussian on {builds[0][0]} (its default path), {a.workers} workers; copy bandwidth "
           f"(np.copyto, read + write) {copy_bps / 1e9:.1f} GB/s\n")
     print("| images | sigma | dtype | shmpool s | GB/s (in + out) | SciPy 1 process s | shmpool / SciPy |")
     print("|---|---|---|---|---|---|---|")
