@@ -112,6 +112,7 @@ def main():
     builds = [(label, spec.split("@")[0], spec.split("@")[1].split(",") if "@" in spec else None)
               for label, spec in builds]
     data = seed_inputs()
+    load_before = os.getloadavg()[0]
     rows = {}  # (label, path) -> {title: summary}
     gauss = None
     with tempfile.TemporaryDirectory() as workdir:
@@ -122,13 +123,13 @@ def main():
                                                   lambda d: time_seeds(d, data, a.repeat))
         gauss = with_daemon(workdir, os.path.abspath(os.path.join(builds[0][1], "shmpoold")), a.workers, None,
                             lambda d: time_gaussian_sizes(d, a.repeat))
-    print_report(builds, rows, gauss, copy_bandwidth(a.repeat), a)
+    print_report(builds, rows, gauss, copy_bandwidth(a.repeat), a, (load_before, os.getloadavg()[0]))
 
 
-def print_report(builds, rows, gauss, copy_bps, a):
+def print_report(builds, rows, gauss, copy_bps, a, load):
     base_key = next(iter(rows))
     print(f"\nSIMD paths: medians of {a.repeat} job walls, {a.workers} workers; ratio = time / "
-          f"{base_key[0]} {base_key[1] or '-'}\n")
+          f"{base_key[0]} {base_key[1] or '-'}; load average before/after {load[0]:.1f}/{load[1]:.1f}\n")
     print("| workload | " + " | ".join(f"{lab} {p or '-'}" for lab, p in rows) + " |")
     print("|---|" + "---|" * len(rows))
     for title, *_ in SEEDS:
