@@ -74,12 +74,26 @@ def with_daemon(workdir, shmpoold, workers, path, fn):
         h.cleanup_instance(d)
 
 
+def workers_cpu_s(d):
+    """User + system CPU seconds the daemon's workers have used: unlike wall time, it does not
+    count the time a loaded machine keeps them waiting for a core."""
+    total = 0
+    for w in d.workers():
+        if w["pid"]:
+            fields = open("/proc/%d/stat" % w["pid"]).read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def time_seeds(d, data, repeat):
+    """{title: (wall summary, workers' CPU seconds per job)} of each workload."""
     for name in {n for _, _, inputs, _ in SEEDS for n in inputs.values()}:
         sp.put(d, name, data[name])
     out = {}
     for title, kernel, inputs, params in SEEDS:
-        out[title] = sp.job_walls(d, kernel, inputs, params, repeat)
+        cpu0 = workers_cpu_s(d)
+        walls, _ = sp.job_walls(d, kernel, inputs, params, repeat)
+        out[title] = (walls, (workers_cpu_s(d) - cpu0) / (repeat + 1))  # + the warm-up run
     return out
 
 
@@ -135,6 +149,13 @@ def print_report(builds, rows, gauss, copy_bps, a, load):
     for title, *_ in SEEDS:
         base = rows[base_key][title][0]["median"]
         cells = [f"{r[title][0]['median']:.4f} s ({r[title][0]['median'] / base:.2f}x)" for r in rows.values()]
+        print(f"| {title} | " + " | ".join(cells) + " |")
+    print("\nWorkers' CPU seconds per job (user + system, all workers; ratio to the same base)\n")
+    print("| workload | " + " | ".join(f"{lab} {p or '-'}" for lab, p in rows) + " |")
+    print("|---|" + "---|" * len(rows))
+    for title, *_ in SEEDS:
+        base = rows[base_key][title][1]
+        cells = [f"{r[title][1]:.3f} s ({r[title][1] / base:.2f}x)" for r in rows.values()]
         print(f"| {title} | " + " | ".join(cells) + " |")
     print(f"\ngaussian on {builds[0][0]} (its default path), {a.workers} workers; copy bandwidth "
           f"(np.copyto, read + write) {copy_bps / 1e9:.1f} GB/s\n")
