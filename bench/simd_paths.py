@@ -11,11 +11,9 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
 import numpy as np  # noqa: E402
-from scipy.ndimage import gaussian_filter  # noqa: E402
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)

@@ -225,7 +225,8 @@ private:
             line_[r + width + e] = extended(r + width + e);
         }
         std::copy(row, row + width, line_.begin() + int64_t(r));
-        correlate(loops_, Correlation<double, T>{line_taps_.data(), 0, width, axis1_.weights.data(), r, false, cval_, dst});
+        correlate(loops_,
+                  Correlation<double, T>{line_taps_.data(), 0, width, axis1_.weights.data(), r, false, cval_, dst});
     }
 
     const T* in_;
