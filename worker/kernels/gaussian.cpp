@@ -157,11 +157,12 @@ AxisFilter make_filter(double sigma, uint64_t radius, Extend extend, uint64_t le
     return f;
 }
 
-// The correlation on the process's SIMD path, by element types (see simd/gaussian_loops.h).
+// The passes on the process's SIMD path, by element type (see simd/gaussian_loops.h).
 using kernels::Correlation;
 void correlate(const kernels::SimdLoops& l, const Correlation<double, double>& c) { l.correlate_f64(c); }
 void correlate(const kernels::SimdLoops& l, const Correlation<float, float>& c) { l.correlate_f32(c); }
-void correlate(const kernels::SimdLoops& l, const Correlation<double, float>& c) { l.correlate_line_f32(c); }
+void filter_lines(const kernels::SimdLoops& l, const kernels::LineFilter<double>& f) { l.filter_lines_f64(f); }
+void filter_lines(const kernels::SimdLoops& l, const kernels::LineFilter<float>& f) { l.filter_lines_f32(f); }
 
 template <class T>
 class GaussianRun : public KernelRun {
@@ -197,10 +198,8 @@ private:
             filter_axis0(src, dst, first, last);
             src = dst;
         }
-        for (uint64_t i = first; i < last; ++i) {
-            if (axis1_.active) filter_axis1(src + i * width, dst + i * width);
-            else if (!axis0_.active) std::copy(src + i * width, src + (i + 1) * width, dst + i * width);
-        }
+        if (axis1_.active) filter_axis1(src + first * width, dst + first * width, last - first);
+        else if (!axis0_.active) std::copy(src + first * width, src + last * width, dst + first * width);
     }
 
     // Each output row is a weighted sum of 2r+1 (extended) input rows, in column chunks.
@@ -210,23 +209,17 @@ private:
             row_taps_[e] = axis0_.source[e] < 0 ? nullptr : image + uint64_t(axis0_.source[e]) * width;
         for (uint64_t j0 = 0; j0 < width; j0 += kColumnChunk) {
             uint64_t cols = std::min(kColumnChunk, width - j0);
-            for (uint64_t i = first; i < last; ++i)
-                correlate(loops_, Correlation<T, T>{row_taps_.data() + i, j0, cols, axis0_.weights.data(),
-                                                    axis0_.radius(), axis0_.has_cval, cval_, dst + i * width + j0});
+            correlate(loops_, Correlation<T, T>{row_taps_.data() + first, j0, cols, axis0_.weights.data(),
+                                                axis0_.radius(), axis0_.has_cval, cval_, dst + first * width + j0,
+                                                last - first, width});
         }
     }
 
-    // One row: extended into line_ (in double), correlated into dst (which may be the row).
-    void filter_axis1(const T* row, T* dst) {
-        uint64_t width = images_.width, r = axis1_.radius();
-        auto extended = [&](uint64_t e) { return axis1_.source[e] < 0 ? cval_ : double(row[axis1_.source[e]]); };
-        for (uint64_t e = 0; e < r; ++e) {
-            line_[e] = extended(e);
-            line_[r + width + e] = extended(r + width + e);
-        }
-        std::copy(row, row + width, line_.begin() + int64_t(r));
-        correlate(loops_,
-                  Correlation<double, T>{line_taps_.data(), 0, width, axis1_.weights.data(), r, false, cval_, dst});
+    // Rows extended one by one into line_ (in double), correlated into dst (which may be src).
+    void filter_axis1(const T* src, T* dst, uint64_t rows) {
+        filter_lines(loops_, kernels::LineFilter<T>{src, dst, rows, images_.width, axis1_.source.data(),
+                                                    axis1_.weights.data(), axis1_.radius(), cval_, line_.data(),
+                                                    line_taps_.data()});
     }
 
     const T* in_;

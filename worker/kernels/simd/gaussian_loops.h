@@ -70,8 +70,26 @@ void correlate(const Correlation<Src, Dst>& c) {
 
 template <class Src, class Dst>
 void correlate_any(const Correlation<Src, Dst>& c) {
-    if (c.cval_taps) correlate<true>(c);
-    else correlate<false>(c);
+    Correlation<Src, Dst> row = c;
+    for (uint64_t i = 0; i < c.rows; ++i, ++row.taps, row.dst += c.dst_stride) {
+        if (c.cval_taps) correlate<true>(row);
+        else correlate<false>(row);
+    }
+}
+
+template <class T>
+void filter_lines(const LineFilter<T>& f) {
+    const uint64_t r = f.radius, w = f.width;
+    for (uint64_t i = 0; i < f.rows; ++i) {
+        const T* row = f.src + i * w;
+        auto extended = [&](uint64_t e) { return f.source[e] < 0 ? f.cval : double(row[f.source[e]]); };
+        for (uint64_t e = 0; e < r; ++e) {
+            f.line[e] = extended(e);
+            f.line[r + w + e] = extended(r + w + e);
+        }
+        std::copy(row, row + w, f.line + r);
+        correlate<false>(Correlation<double, T>{f.line_taps, 0, w, f.weights, r, false, f.cval, f.dst + i * w});
+    }
 }
 
 }  // namespace gaussian

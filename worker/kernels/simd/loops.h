@@ -22,7 +22,8 @@ struct BilinearGrid {
 };
 
 // gaussian: dst[j] = Σ_{k=-r..r} w[|k|]·taps[r+k][offset+j] for j in [0, count), in double;
-// with cval_taps a null tap reads cval (constant mode), without no tap is null.
+// with cval_taps a null tap reads cval (constant mode), without no tap is null. Then the same
+// for each of `rows` rows, row i reading taps + i and writing dst + i·dst_stride.
 template <class Src, class Dst>
 struct Correlation {
     const Src* const* taps;
@@ -32,6 +33,22 @@ struct Correlation {
     bool cval_taps;
     double cval;
     Dst* dst;
+    uint64_t rows = 1, dst_stride = 0;
+};
+
+// gaussian's axis-1 pass over `rows` rows of `width`: row i (src + i·width, which may be dst's)
+// extended by radius each side into `line` (source[e] < 0 reads cval), correlated into dst + i·width.
+template <class T>
+struct LineFilter {
+    const T* src;
+    T* dst;
+    uint64_t rows, width;
+    const int64_t* source;  // of each extended index e in [0, width + 2·radius)
+    const double* weights;
+    uint64_t radius;
+    double cval;
+    double* line;                     // width + 2·radius doubles of scratch
+    const double* const* line_taps;  // line + k for k in [0, 2·radius]
 };
 
 struct SimdLoops {
@@ -43,7 +60,8 @@ struct SimdLoops {
     double (*bilinear_tile_sum)(const BilinearTile& tile, const double* grid, uint64_t ny);
     void (*correlate_f64)(const Correlation<double, double>& c);
     void (*correlate_f32)(const Correlation<float, float>& c);
-    void (*correlate_line_f32)(const Correlation<double, float>& c);  // a row extended in double
+    void (*filter_lines_f64)(const LineFilter<double>& f);
+    void (*filter_lines_f32)(const LineFilter<float>& f);
 };
 
 const SimdLoops& simd_loops();                  // of simd_path()

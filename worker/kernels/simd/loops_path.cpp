@@ -19,7 +19,8 @@ const SimdLoops SHMPOOL_LOOPS_OF(SHMPOOL_SIMD_PATH) = {
     .bilinear_tile_sum = &bilinear::tile_sum,
     .correlate_f64 = &gaussian::correlate_any<double, double>,
     .correlate_f32 = &gaussian::correlate_any<float, float>,
-    .correlate_line_f32 = &gaussian::correlate_any<double, float>,
+    .filter_lines_f64 = &gaussian::filter_lines<double>,
+    .filter_lines_f32 = &gaussian::filter_lines<float>,
 };
 
 }  // namespace shmpool::kernels
