@@ -179,11 +179,17 @@ std::string keys(const Json& obj) {
 }
 
 Row kernel_row(const Json& k) {
-    return {field(k, "name"), field(k, "roles"), keys(member(k, "params")), field(k, "description")};
+    return {field(k, "name"), field(k, "roles"), keys(member(k, "params")), field(k, "simd"), field(k, "description")};
 }
 
+// The table, then the SIMD path the workers run (runtime CPU dispatch) and how it was chosen.
 void print_kernels(std::ostream& out, const Command&, const Json& r) {
-    print_table(out, {"KERNEL", "INPUTS", "PARAMS", "DESCRIPTION"}, rows_of(member(r, "kernels"), kernel_row));
+    print_table(out, {"KERNEL", "INPUTS", "PARAMS", "SIMD", "DESCRIPTION"}, rows_of(member(r, "kernels"), kernel_row));
+    const Json& simd = member(r, "simd");
+    if (simd.is_null()) return;
+    const Json& forced = member(simd, "forced_by");
+    out << "\nSIMD path: " << field(simd, "path") << " (" << (forced.is_null() ? "the best" : text(forced))
+        << " of available " << text(member(simd, "available"), ", ") << ")\n";
 }
 
 // Another uid's dataset (shared with this one) by the name that reaches it: "<uid>/<name>".

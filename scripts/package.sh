@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Debian package: scripts/package.sh [BUILDDIR]  (default build-deb) -> BUILDDIR/*.deb
-# Portable code (no -march=native), Release, installed under /usr with the config in /etc.
+# Portable code (no -march=native; the hot loops dispatch at run time by CPU), Release, under /usr, config in /etc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="${1:-build-deb}"

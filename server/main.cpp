@@ -11,6 +11,7 @@
 #include "server/config.h"
 #include "server/daemon.h"
 #include "server/instance_cleanup.h"
+#include "worker/kernels/simd/path.h"
 
 using namespace shmpool;
 
@@ -56,6 +57,8 @@ int run_daemon(const DaemonSettings& settings) {
     int ready_fd = settings.daemon.foreground ? -1 : daemonize();
     try {
         route_log(settings);
+        // SHMPOOL_CPU is read here, once: the workers fork with the choice made
+        log_info(std::string("SIMD path ") + kernels::path_name(kernels::simd_path()));
         Daemon daemon(settings.daemon);
         return daemon.run([ready_fd] {
             end_log_echo();  // before the parent exits: the caller's pipe is then released

@@ -4,6 +4,7 @@
 
 #include "server/daemon.h"
 #include "server/api/router.h"
+#include "worker/kernels/simd/path.h"
 
 namespace shmpool {
 
@@ -85,12 +86,14 @@ void handle_kernels(const Call& c) {
     for (const Kernel* k : all_kernels()) {
         if (k->name().starts_with('_')) continue;  // the daemon's own I/O kernels
         if (k->test_only() && !c.daemon->options().test_kernels) continue;
-        list.push_back({{"name", k->name()},
-                        {"roles", k->roles()},
-                        {"params", k->describe_params()},
-                        {"description", k->description()}});
+        nlohmann::json entry = {{"name", k->name()},
+                                {"roles", k->roles()},
+                                {"params", k->describe_params()},
+                                {"description", k->description()}};
+        if (kernels::kernel_dispatches_simd(k->name())) entry["simd"] = kernels::path_name(kernels::simd_path());
+        list.push_back(std::move(entry));
     }
-    c.ok({{"kernels", list}});
+    c.ok({{"kernels", list}, {"simd", kernels::simd_description()}});
 }
 
 void handle_shutdown(const Call& c) {

@@ -344,8 +344,9 @@ class Conn:
 class Daemon:
     """One shmpoold in a private temp dir with a unique instance name."""
 
-    def __init__(self, workdir, workers=2, instance=None, socket_path=None, extra_args=(), label="d"):
+    def __init__(self, workdir, workers=2, instance=None, socket_path=None, extra_args=(), label="d", env=None):
         self.workdir = workdir
+        self.env = env  # variables added to the daemon's environment (e.g. SHMPOOL_CPU)
         self.workers_n = workers
         self.instance = instance or unique_instance()
         self.socket_path = socket_path or os.path.join(workdir, "%s.sock" % label)
@@ -370,7 +371,8 @@ class Daemon:
         assert os.access(SHMPOOLD, os.X_OK), "no shmpoold at %s (set SHMPOOLD)" % SHMPOOLD
         self._err = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=self._err, stderr=self._err,
-                                     cwd=self.workdir, close_fds=True)
+                                     cwd=self.workdir, close_fds=True,
+                                     env=dict(os.environ, **self.env) if self.env else None)
         self.pid = self.proc.pid
         self._record(self.pid)
         return self

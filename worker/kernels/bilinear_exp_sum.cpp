@@ -9,17 +9,15 @@
 
 #include "worker/kernels/blocks.h"
 #include "worker/kernels/builtin.h"
-#include "worker/kernels/simd.h"
-#include "worker/kernels/simd_exp.h"
+#include "worker/kernels/simd/loops.h"
 #include "worker/kernels/validate.h"
 
 namespace shmpool {
 namespace {
 
-using kernels::DoubleVec;
-
 constexpr uint64_t kMinBlockPoints = 4096;  // a (block, grid) row has at least this many points
-constexpr uint64_t kTilePoints = 512;       // points whose cells are computed once for all grids of a range
+// points whose cells are computed once for all grids of a range
+constexpr uint64_t kTilePoints = kernels::BilinearTile::kTilePoints;
 
 struct Dims {
     uint64_t grids, nx, ny, points;
@@ -69,37 +67,10 @@ ArrayMeta per_grid_output(uint64_t grids) {
     return out;
 }
 
-// Lane helpers for the tile loops, on a double or a DoubleVec (see simd.h).
-double every_other(double, const double* p) { return *p; }  // p[0], p[2], ...: x or y of points
-DoubleVec every_other(const DoubleVec&, const double* p) { return DoubleVec([&](auto l) { return p[2 * l]; }); }
-double floor_of(double v) { return std::floor(v); }
-DoubleVec floor_of(const DoubleVec& v) { return kernels::stdx::floor(v); }
-double min_of(double a, double b) { return std::min(a, b); }
-DoubleVec min_of(const DoubleVec& a, const DoubleVec& b) { return kernels::stdx::min(a, b); }
-void store_index(double v, uint32_t* to) { *to = uint32_t(v); }
-void store_index(const DoubleVec& v, uint32_t* to) {
-    using IndexVec = kernels::stdx::rebind_simd_t<uint32_t, DoubleVec>;
-    kernels::stdx::static_simd_cast<IndexVec>(v).copy_to(to, kernels::stdx::element_aligned);
-}
-
-// base[index[l]] per lane. (Scalar loads: AVX-512's vgatherdpd measured 2x slower here, on AMD EPYC.)
-double gather(double, const double* base, const uint32_t* index) { return base[*index]; }
-DoubleVec gather(const DoubleVec&, const double* base, const uint32_t* index) {
-    return DoubleVec([&](auto l) { return base[index[l]]; });
-}
-
-// The cells and weights of up to kTilePoints points, as FITPACK's fpbisp computes them: cell
-// c = floor(x) (the last cell at x = n-1), weights (c+1) - x and x - c per axis.
-struct Tile {
-    uint64_t count = 0;
-    alignas(64) uint32_t cell[kTilePoints];  // c_x·ny + c_y
-    alignas(64) double w00[kTilePoints], w01[kTilePoints], w10[kTilePoints], w11[kTilePoints];
-};
-
 class BilinearRun : public KernelRun {
 public:
     BilinearRun(const double* z, const double* p, double* out, const Layout& layout)
-        : z_(z), p_(p), out_(out), l_(layout), sums_(layout.dims.grids) {}
+        : z_(z), p_(p), out_(out), l_(layout), sums_(layout.dims.grids), loops_(kernels::simd_loops()) {}
 
     Partial reduce(uint64_t begin, uint64_t end) override {
         kernels::require_range(begin, end, l_.rows());
@@ -140,20 +111,10 @@ private:
         return part;
     }
 
-    // The tile of points [first, last): cells and weights, 8 points at a time with AVX-512.
+    // The tile of points [first, last): cells and weights, a vector of points at a time.
     void fill_tile(uint64_t first, uint64_t last) {
-        Tile& t = tile_;
-        t.count = last - first;
-        const double xmax = double(l_.dims.nx - 1), ymax = double(l_.dims.ny - 1), ny = double(l_.dims.ny);
-        kernels::for_each_lane(t.count, [&](uint64_t j, auto zero) {
-            auto x = every_other(zero, p_ + 2 * (first + j)), y = every_other(zero, p_ + 2 * (first + j) + 1);
-            if (kernels::any_lane(!(x >= 0.0 && x <= xmax && y >= 0.0 && y <= ymax))) first_outside(first + j);
-            auto cx = min_of(floor_of(x), zero + (xmax - 1)), cy = min_of(floor_of(y), zero + (ymax - 1));
-            auto wx0 = (cx + 1.0) - x, wx1 = x - cx, wy0 = (cy + 1.0) - y, wy1 = y - cy;
-            store_index(cx * ny + cy, t.cell + j);
-            kernels::store(wx0 * wy0, t.w00 + j), kernels::store(wx0 * wy1, t.w01 + j);
-            kernels::store(wx1 * wy0, t.w10 + j), kernels::store(wx1 * wy1, t.w11 + j);
-        });
+        tile_.count = last - first;
+        if (!loops_.bilinear_fill_tile(p_ + 2 * first, {l_.dims.nx, l_.dims.ny}, tile_)) first_outside(first);
     }
 
     // Throws for the first point from `i` on that lies outside the grid (or is NaN).
@@ -172,29 +133,15 @@ private:
         throw KernelError(text);
     }
 
-    // Σ exp(f(x_i, y_i)) over the tile's points for one grid: 4 gathers, 4 FMAs and an exp.
-    double tile_sum(const double* grid) const {
-        const Tile& t = tile_;
-        const uint32_t ny = uint32_t(l_.dims.ny);
-        DoubleVec lanes(0.0);
-        double rest = 0;
-        kernels::for_each_lane(t.count, [&](uint64_t j, auto zero) {
-            constexpr bool scalar = std::is_same_v<decltype(zero), double>;
-            auto at = [&](uint32_t delta) { return gather(zero, grid + delta, t.cell + j); };
-            auto f = at(0) * kernels::load_like(zero, t.w00 + j) + at(1) * kernels::load_like(zero, t.w01 + j) +
-                     at(ny) * kernels::load_like(zero, t.w10 + j) + at(ny + 1) * kernels::load_like(zero, t.w11 + j);
-            if constexpr (scalar) rest += kernels::exp_of(f);
-            else lanes += kernels::exp_of(f);
-        });
-        return kernels::stdx::reduce(lanes) + rest;
-    }
+    double tile_sum(const double* grid) const { return loops_.bilinear_tile_sum(tile_, grid, l_.dims.ny); }
 
     const double* z_;
     const double* p_;
     double* out_;
     Layout l_;
     std::vector<CompensatedSum> sums_;  // per grid, for the block at hand
-    Tile tile_;
+    const kernels::SimdLoops& loops_;  // the process's SIMD path
+    kernels::BilinearTile tile_;
     CompensatedSum total_;
     uint64_t count_ = 0;
 };

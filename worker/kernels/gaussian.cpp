@@ -11,13 +11,12 @@
 #include "worker/kernels/blocks.h"
 #include "worker/kernels/builtin.h"
 #include "worker/kernels/dtype_dispatch.h"
-#include "worker/kernels/simd.h"
+#include "worker/kernels/simd/loops.h"
 #include "worker/kernels/validate.h"
 
 namespace shmpool {
 namespace {
 
-using kernels::DoubleVec;
 using nlohmann::json;
 
 constexpr double kMinSigma = 1e-15;        // scipy filters an axis only when its sigma exceeds this
@@ -158,62 +157,12 @@ AxisFilter make_filter(double sigma, uint64_t radius, Extend extend, uint64_t le
     return f;
 }
 
-// Element loads and stores through double, on a double or a DoubleVec (float rounds on store).
-template <class T>
-double load_as(double, const T* from) { return double(*from); }
-template <class T>
-DoubleVec load_as(const DoubleVec&, const T* from) { return DoubleVec(from, kernels::stdx::element_aligned); }
-template <class T>
-void store_as(double value, T* to) { *to = T(value); }
-template <class T>
-void store_as(const DoubleVec& value, T* to) { value.copy_to(to, kernels::stdx::element_aligned); }
-
-// G vectors of outputs at positions at[0..G) (see correlate), their sums interleaved so that
-// G dependency chains run at once; value(k, j, zero) is tap k at position j.
-template <int G, class Value, class Dst>
-void correlate_vectors(const std::array<uint64_t, G>& at, Value& value, const std::vector<double>& w, Dst* dst) {
-    std::array<DoubleVec, G> acc;
-    for (int g = 0; g < G; ++g) acc[g] = value(0, at[g], DoubleVec(0.0)) * w[0];
-    for (int64_t t = int64_t(w.size()) - 1; t >= 1; --t)
-        for (int g = 0; g < G; ++g)
-            acc[g] += (value(-t, at[g], DoubleVec(0.0)) + value(t, at[g], DoubleVec(0.0))) * w[t];
-    for (int g = 0; g < G; ++g) store_as(acc[g], dst + at[g]);
-}
-
-// dst[j] = Σ_{k=-r..r} w[|k|]·taps[r+k][offset+j] for j in [0, count), in double, summed in
-// NI_Correlate1D's symmetric order (the centre, then tap pairs from the outermost in).
-// With kCval, a null tap reads cval (constant mode); without, no tap is null. Vectors of L
-// outputs start at 0, L, 2L, ... and the last one ends at count (overlapping the one before),
-// four at a time; a line shorter than L goes element by element.
-template <bool kCval, class Src, class Dst>
-void correlate(const Src* const* taps, uint64_t offset, uint64_t count, const std::vector<double>& w, double cval,
-               Dst* dst) {
-    constexpr uint64_t kLanes = DoubleVec::size();
-    const int64_t r = int64_t(w.size()) - 1;
-    auto value = [&](int64_t k, uint64_t j, auto zero) {
-        const Src* p = taps[r + k];
-        if constexpr (kCval) return p ? load_as(zero, p + offset + j) : zero + cval;
-        else return load_as(zero, p + offset + j);
-    };
-    if (count < kLanes) {
-        for (uint64_t j = 0; j < count; ++j) {
-            double acc = value(0, j, 0.0) * w[0];
-            for (int64_t t = r; t >= 1; --t) acc += (value(-t, j, 0.0) + value(t, j, 0.0)) * w[t];
-            store_as(acc, dst + j);
-        }
-        return;
-    }
-    uint64_t vectors = (count + kLanes - 1) / kLanes, last = count - kLanes;
-    auto at = [&](uint64_t v) { return std::min(v * kLanes, last); };
-    for (uint64_t v = 0; v < vectors; v += 4) {
-        switch (std::min<uint64_t>(4, vectors - v)) {
-            case 4: correlate_vectors<4>({at(v), at(v + 1), at(v + 2), at(v + 3)}, value, w, dst); break;
-            case 3: correlate_vectors<3>({at(v), at(v + 1), at(v + 2)}, value, w, dst); break;
-            case 2: correlate_vectors<2>({at(v), at(v + 1)}, value, w, dst); break;
-            default: correlate_vectors<1>({at(v)}, value, w, dst);
-        }
-    }
-}
+// The passes on the process's SIMD path, by element type (see simd/gaussian_loops.h).
+using kernels::Correlation;
+void correlate(const kernels::SimdLoops& l, const Correlation<double, double>& c) { l.correlate_f64(c); }
+void correlate(const kernels::SimdLoops& l, const Correlation<float, float>& c) { l.correlate_f32(c); }
+void filter_lines(const kernels::SimdLoops& l, const kernels::LineFilter<double>& f) { l.filter_lines_f64(f); }
+void filter_lines(const kernels::SimdLoops& l, const kernels::LineFilter<float>& f) { l.filter_lines_f32(f); }
 
 template <class T>
 class GaussianRun : public KernelRun {
@@ -221,7 +170,8 @@ public:
     GaussianRun(const T* in, T* out, Images images, const GaussianSpec& spec)
         : in_(in), out_(out), images_(images), blocks_(row_blocks(images)), cval_(spec.cval),
           axis0_(make_filter(spec.sigma[0], spec.radius[0], spec.extend[0], images.height)),
-          axis1_(make_filter(spec.sigma[1], spec.radius[1], spec.extend[1], images.width)) {
+          axis1_(make_filter(spec.sigma[1], spec.radius[1], spec.extend[1], images.width)),
+          loops_(kernels::simd_loops()) {
         if (axis0_.active) row_taps_.resize(axis0_.source.size());
         if (axis1_.active) {
             line_.resize(axis1_.source.size());
@@ -248,10 +198,8 @@ private:
             filter_axis0(src, dst, first, last);
             src = dst;
         }
-        for (uint64_t i = first; i < last; ++i) {
-            if (axis1_.active) filter_axis1(src + i * width, dst + i * width);
-            else if (!axis0_.active) std::copy(src + i * width, src + (i + 1) * width, dst + i * width);
-        }
+        if (axis1_.active) filter_axis1(src + first * width, dst + first * width, last - first);
+        else if (!axis0_.active) std::copy(src + first * width, src + last * width, dst + first * width);
     }
 
     // Each output row is a weighted sum of 2r+1 (extended) input rows, in column chunks.
@@ -261,24 +209,17 @@ private:
             row_taps_[e] = axis0_.source[e] < 0 ? nullptr : image + uint64_t(axis0_.source[e]) * width;
         for (uint64_t j0 = 0; j0 < width; j0 += kColumnChunk) {
             uint64_t cols = std::min(kColumnChunk, width - j0);
-            for (uint64_t i = first; i < last; ++i) {
-                T* out = dst + i * width + j0;
-                if (axis0_.has_cval) correlate<true>(row_taps_.data() + i, j0, cols, axis0_.weights, cval_, out);
-                else correlate<false>(row_taps_.data() + i, j0, cols, axis0_.weights, cval_, out);
-            }
+            correlate(loops_, Correlation<T, T>{row_taps_.data() + first, j0, cols, axis0_.weights.data(),
+                                                axis0_.radius(), axis0_.has_cval, cval_, dst + first * width + j0,
+                                                last - first, width});
         }
     }
 
-    // One row: extended into line_ (in double), correlated into dst (which may be the row).
-    void filter_axis1(const T* row, T* dst) {
-        uint64_t width = images_.width, r = axis1_.radius();
-        auto extended = [&](uint64_t e) { return axis1_.source[e] < 0 ? cval_ : double(row[axis1_.source[e]]); };
-        for (uint64_t e = 0; e < r; ++e) {
-            line_[e] = extended(e);
-            line_[r + width + e] = extended(r + width + e);
-        }
-        std::copy(row, row + width, line_.begin() + int64_t(r));
-        correlate<false>(line_taps_.data(), 0, width, axis1_.weights, cval_, dst);
+    // Rows extended one by one into line_ (in double), correlated into dst (which may be src).
+    void filter_axis1(const T* src, T* dst, uint64_t rows) {
+        filter_lines(loops_, kernels::LineFilter<T>{src, dst, rows, images_.width, axis1_.source.data(),
+                                                    axis1_.weights.data(), axis1_.radius(), cval_, line_.data(),
+                                                    line_taps_.data()});
     }
 
     const T* in_;
@@ -287,6 +228,7 @@ private:
     kernels::BlockSplit blocks_;
     double cval_;
     AxisFilter axis0_, axis1_;
+    const kernels::SimdLoops& loops_;         // the process's SIMD path
     std::vector<const T*> row_taps_;          // extended row e of the current image (null: cval)
     std::vector<double> line_;                // one row extended by r each side
     std::vector<const double*> line_taps_;    // line_ + k for k in [0, 2r]

@@ -13,7 +13,19 @@
 #include <experimental/simd>
 #pragma GCC diagnostic pop
 
+// A translation unit compiled for one SIMD path (worker/kernels/simd/) defines SHMPOOL_SIMD_PATH;
+// this inline namespace gives its copies of these helpers names of their own, so the linker
+// never picks one path's instructions for another's caller.
+#ifdef SHMPOOL_SIMD_PATH
+#define SHMPOOL_SIMD_NS_JOIN(a, b) a##b
+#define SHMPOOL_SIMD_NS_OF(path) SHMPOOL_SIMD_NS_JOIN(path_, path)
+#define SHMPOOL_SIMD_NS SHMPOOL_SIMD_NS_OF(SHMPOOL_SIMD_PATH)
+#else
+#define SHMPOOL_SIMD_NS path_default
+#endif
+
 namespace shmpool::kernels {
+inline namespace SHMPOOL_SIMD_NS {
 
 namespace stdx = std::experimental;
 using DoubleVec = stdx::native_simd<double>;  // 8 lanes with AVX-512, 2 with plain SSE2
@@ -46,4 +58,5 @@ inline void for_each_lane(uint64_t count, Body&& body) {
     for (; j < count; ++j) body(j, 0.0);
 }
 
+}  // namespace SHMPOOL_SIMD_NS
 }  // namespace shmpool::kernels

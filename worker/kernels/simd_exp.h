@@ -9,6 +9,7 @@
 #include "worker/kernels/simd.h"
 
 namespace shmpool::kernels {
+inline namespace SHMPOOL_SIMD_NS {
 
 inline double exp_of(double x) { return std::exp(x); }
 
@@ -52,4 +53,5 @@ inline DoubleVec exp_of(const DoubleVec& x) {
     return result;
 }
 
+}  // namespace SHMPOOL_SIMD_NS
 }  // namespace shmpool::kernels

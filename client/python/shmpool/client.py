@@ -85,7 +85,7 @@ class Client:
         return self._call("workers")["workers"]
 
     def kernels(self):
-        """The kernels: [{"name", "roles", "params", "description"}]."""
+        """The kernels: [{"name", "roles", "params", "description"}, plus "simd" (the SIMD path) on dispatched ones]."""
         return self._call("kernels")["kernels"]
 
     # ---- datasets

@@ -1,0 +1,76 @@
+"""Runtime CPU dispatch through a real daemon: SHMPOOL_CPU forces each SIMD path this build and
+CPU offer, `kernels` names it, and gaussian and bilinear_exp_sum agree with SciPy on every path."""
+
+import numpy as np
+import pytest
+from scipy.ndimage import gaussian_filter
+
+import shmpool_harness as h
+from test_seed_kernels import assert_gaussian_close, bigdata, reference_per_grid, rel, BIL_RTOL
+
+PATHS = ["baseline", "avx2", "avx512", "native"]
+DISPATCHED = {"bilinear_exp_sum", "gaussian"}
+
+
+@pytest.fixture(scope="module")
+def offered():
+    """The paths a daemon with no SHMPOOL_CPU offers (compiled in this build, run by this CPU)."""
+    workdir = h.mkworkdir()
+    d = h.Daemon(workdir, workers=1, label="probe")
+    try:
+        d.start()
+        with d.conn() as c:
+            simd = c.ok("kernels")["simd"]
+    finally:
+        d.stop()
+        h.assert_no_leaks(d)
+        h.cleanup_instance(d)
+        h.rmworkdir(workdir)
+    assert simd["forced_by"] is None and simd["path"] == simd["available"][-1], simd
+    assert set(simd["available"]) <= set(simd["compiled"]) and simd["available"][0] == "baseline", simd
+    return simd["available"]
+
+
+def check_kernels_reply(c, path):
+    reply = c.ok("kernels")
+    assert reply["simd"]["path"] == path and reply["simd"]["forced_by"] == "SHMPOOL_CPU=" + path, reply["simd"]
+    for k in reply["kernels"]:
+        assert k.get("simd") == (path if k["name"] in DISPATCHED else None), k
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_every_path_agrees_with_scipy(daemon_factory, workdir, offered, path):
+    if path not in offered:
+        pytest.skip("this build or CPU lacks the %s path (offered: %s)" % (path, offered))
+    d = daemon_factory.new(workers=2, env={"SHMPOOL_CPU": path})
+    c = d.conn()
+    check_kernels_reply(c, path)
+    r = h.rng(PATHS.index(path))
+    cases = [("float64", (9, 37, 29), 1.7, "reflect"), ("float32", (9, 37, 29), [0.8, 2.5], "constant"),
+             ("float32", (3, 5, 3), 2.0, "mirror")]  # the last: rows shorter than any vector
+    for dtype, shape, sigma, mode in cases:
+        images = (r.random(shape) * 4 - 1).astype(dtype)
+        h.put_file(c, workdir, "imgs", images)
+        job = h.run_job(c, "gaussian", {"images": "imgs"}, {"sigma": sigma, "mode": mode, "cval": 0.5},
+                        chunk=2, output="out")
+        ref = np.array([gaussian_filter(im, sigma, mode=mode, cval=0.5) for im in images])
+        assert_gaussian_close(h.output_array(c, job), ref, "%s %s %s" % (path, dtype, shape))
+        c.ok("dataset.delete", name="out")
+        c.ok("dataset.delete", name="imgs")
+    Z, P = bigdata(3, 11, 4099, 70)  # 4099 points: a partial tile and a scalar tail
+    h.put_file(c, workdir, "Z", Z)
+    h.put_file(c, workdir, "P", P)
+    job = h.run_job(c, "bilinear_exp_sum", {"Z": "Z", "P": "P"}, {"per_grid": True}, chunk=1)
+    ref = reference_per_grid(Z, P)
+    assert rel(job["value"], ref.sum()) <= BIL_RTOL, (path, job["value"], ref.sum())
+    np.testing.assert_allclose(h.output_array(c, job), ref, rtol=BIL_RTOL, atol=0)
+
+
+@pytest.mark.parametrize("value", ["sse9", "AVX2"])
+def test_a_path_the_build_lacks_stops_the_start(daemon_factory, value):
+    d = daemon_factory.new(start=False, env={"SHMPOOL_CPU": value})
+    d.expected_rc = 1
+    d.refused = True
+    d.spawn()
+    assert d.wait_exit() == 1
+    assert "SHMPOOL_CPU=%s names no SIMD path" % value in d.stderr_text(), d.stderr_text()

@@ -1,0 +1,198 @@
+// Unit tests of runtime CPU dispatch: every SIMD path this build compiled and this CPU runs,
+// its bilinear and gaussian loops against plain serial loops written here; path names.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "worker/kernels/simd/loops.h"
+
+namespace {
+
+using namespace shmpool::kernels;
+
+std::vector<double> uniform_values(uint64_t count, double lo, double hi, unsigned seed) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> u(lo, hi);
+    std::vector<double> v(count);
+    for (double& x : v) x = u(rng);
+    return v;
+}
+
+// The serial bilinear interpolant at (x, y) (the last cell at x = n-1), then exp.
+double serial_exp_bilinear(const std::vector<double>& z, const BilinearGrid& g, double x, double y) {
+    uint64_t r = std::min<uint64_t>(uint64_t(x), g.nx - 2), s = std::min<uint64_t>(uint64_t(y), g.ny - 2);
+    double u = x - double(r), v = y - double(s);
+    return std::exp((1 - u) * (1 - v) * z[r * g.ny + s] + (1 - u) * v * z[r * g.ny + s + 1] +
+                    u * (1 - v) * z[(r + 1) * g.ny + s] + u * v * z[(r + 1) * g.ny + s + 1]);
+}
+
+// dst[j] = Σ_k w[|k|]·taps[r+k][offset+j] in double (a null tap reads cval), rounded to Dst.
+template <class Src, class Dst>
+std::vector<Dst> serial_correlation(const Correlation<Src, Dst>& c) {
+    std::vector<Dst> out(c.count);
+    int64_t r = int64_t(c.radius);
+    for (uint64_t j = 0; j < c.count; ++j) {
+        double sum = 0;
+        for (int64_t k = -r; k <= r; ++k) {
+            const Src* tap = c.taps[r + k];
+            sum += c.weights[std::abs(k)] * (tap ? double(tap[c.offset + j]) : c.cval);
+        }
+        out[j] = Dst(sum);
+    }
+    return out;
+}
+
+// Correlates `count` outputs on `path` and compares with the serial sum: float64 to a few ulps
+// of the magnitude summed, float32 to its own rounding (one float ulp).
+template <class Src, class Dst, class Fn>
+void check_correlation(Fn fn, uint64_t radius, uint64_t count, bool with_cval, unsigned seed) {
+    uint64_t taps_n = 2 * radius + 1, offset = 3, len = offset + count;
+    std::vector<std::vector<Src>> rows(taps_n);
+    std::vector<const Src*> taps(taps_n);
+    for (uint64_t t = 0; t < taps_n; ++t) {
+        for (double v : uniform_values(len, -2, 3, seed + unsigned(t))) rows[t].push_back(Src(v));
+        taps[t] = with_cval && t % 3 == 1 ? nullptr : rows[t].data();
+    }
+    std::vector<double> w = uniform_values(radius + 1, 0.01, 0.3, seed);
+    std::vector<Dst> got(count);
+    Correlation<Src, Dst> c{taps.data(), offset, count, w.data(), radius, with_cval, -1.25, got.data()};
+    fn(c);
+    std::vector<Dst> want = serial_correlation(c);
+    for (uint64_t j = 0; j < count; ++j) {
+        INFO("radius " << radius << " count " << count << " cval " << with_cval << " at " << j);
+        double tol = sizeof(Dst) == 4 ? FLT_EPSILON * std::max(1.0, std::fabs(double(want[j])))
+                                      : 64 * DBL_EPSILON * (1 + std::fabs(double(want[j])));
+        REQUIRE(std::fabs(double(got[j]) - double(want[j])) <= tol);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("simd paths: names, and the paths this build offers on this CPU", "[simd]") {
+    for (SimdPath p : {SimdPath::baseline, SimdPath::avx2, SimdPath::avx512, SimdPath::native})
+        CHECK(path_named(path_name(p)) == p);
+    CHECK(!path_named("sse9"));
+    std::vector<SimdPath> available = available_paths();
+    REQUIRE(!available.empty());
+    CHECK(available.front() == SimdPath::baseline);
+    for (SimdPath p : compiled_paths()) CHECK(simd_loops_for(p) != nullptr);
+    for (SimdPath p : available) CHECK(simd_loops_for(p)->path == p);
+    CHECK(simd_loops().path == simd_path());
+}
+
+TEST_CASE("simd paths: bilinear tiles on every path match the serial interpolant", "[simd][bilinear]") {
+    BilinearGrid grid{9, 13};
+    std::vector<double> z = uniform_values(grid.nx * grid.ny, -2, 2, 5);
+    for (SimdPath path : available_paths()) {
+        const SimdLoops& loops = *simd_loops_for(path);
+        for (uint64_t count : {1, 3, 8, 17, 511, 512}) {
+            INFO("path " << path_name(path) << ", " << count << " points");
+            std::vector<double> points;
+            for (double v : uniform_values(2 * count, 0, 1, unsigned(count))) points.push_back(v);
+            for (uint64_t i = 0; i < count; ++i) points[2 * i] *= 8, points[2 * i + 1] *= 12;
+            points[0] = 8, points[1] = 12;  // the far corner: the last cell
+            BilinearTile tile;
+            tile.count = count;
+            REQUIRE(loops.bilinear_fill_tile(points.data(), grid, tile));
+            long double want = 0;
+            for (uint64_t i = 0; i < count; ++i) want += serial_exp_bilinear(z, grid, points[2 * i], points[2 * i + 1]);
+            double got = loops.bilinear_tile_sum(tile, z.data(), grid.ny);
+            REQUIRE(std::fabs(got - double(want)) <= 1e-13 * double(want));
+        }
+    }
+}
+
+TEST_CASE("simd paths: a bilinear tile with a point outside the grid or NaN is refused", "[simd][bilinear]") {
+    BilinearGrid grid{4, 4};
+    for (SimdPath path : available_paths())
+        for (double bad : {-0.5, 3.5, std::nan("")})
+            for (uint64_t at : {0, 5, 12}) {
+                std::vector<double> points(2 * 13, 1.5);
+                points[2 * at + 1] = bad;
+                BilinearTile tile;
+                tile.count = 13;
+                INFO("path " << path_name(path) << ", y " << bad << " at " << at);
+                CHECK(!simd_loops_for(path)->bilinear_fill_tile(points.data(), grid, tile));
+            }
+}
+
+TEST_CASE("simd paths: gaussian correlations on every path match the serial sum", "[simd][gaussian]") {
+    for (SimdPath path : available_paths()) {
+        INFO("path " << path_name(path));
+        const SimdLoops& loops = *simd_loops_for(path);
+        for (uint64_t radius : {0, 1, 5, 12})
+            for (uint64_t count : {1, 5, 8, 16, 31, 100})
+                for (bool cval : {false, true}) {
+                    unsigned seed = unsigned(radius * 1000 + count);
+                    check_correlation<double, double>(loops.correlate_f64, radius, count, cval, seed);
+                    check_correlation<float, float>(loops.correlate_f32, radius, count, cval, seed);
+                }
+    }
+}
+
+TEST_CASE("simd paths: a gaussian correlation over several rows moves taps and output per row", "[simd][gaussian]") {
+    const uint64_t radius = 3, count = 19, rows = 5, stride = count + 4;
+    std::vector<std::vector<double>> lines;
+    std::vector<const double*> taps;
+    for (uint64_t t = 0; t < 2 * radius + rows; ++t) lines.push_back(uniform_values(count, -1, 1, unsigned(t)));
+    for (const auto& line : lines) taps.push_back(line.data());
+    std::vector<double> w = uniform_values(radius + 1, 0.05, 0.2, 9);
+    for (SimdPath path : available_paths()) {
+        std::vector<double> got(rows * stride, -7.0);
+        simd_loops_for(path)->correlate_f64({taps.data(), 0, count, w.data(), radius, false, 0, got.data(), rows, stride});
+        for (uint64_t i = 0; i < rows; ++i) {
+            std::vector<double> want =
+                serial_correlation<double, double>({taps.data() + i, 0, count, w.data(), radius, false, 0, nullptr});
+            for (uint64_t j = 0; j < count; ++j) {
+                INFO("path " << path_name(path) << " row " << i << " at " << j);
+                REQUIRE(std::fabs(got[i * stride + j] - want[j]) <= 1e-14);
+            }
+            for (uint64_t j = count; j < stride; ++j) REQUIRE(got[i * stride + j] == -7.0);  // the gap untouched
+        }
+    }
+}
+
+// Rows extended by a source table (nearest, and cval at the first index), then correlated.
+template <class T>
+void check_line_filter(SimdPath path, uint64_t radius, uint64_t width) {
+    const uint64_t rows = 3;
+    std::vector<T> src;
+    for (double v : uniform_values(rows * width, -1, 2, unsigned(width))) src.push_back(T(v));
+    std::vector<int64_t> source(width + 2 * radius);
+    for (uint64_t e = 0; e < source.size(); ++e)
+        source[e] = e == 0 ? -1 : std::clamp<int64_t>(int64_t(e) - int64_t(radius), 0, int64_t(width) - 1);
+    std::vector<double> w = uniform_values(radius + 1, 0.05, 0.2, 3), line(source.size());
+    std::vector<const double*> line_taps;
+    for (uint64_t k = 0; k <= 2 * radius; ++k) line_taps.push_back(line.data() + k);
+    std::vector<T> got(rows * width);
+    const SimdLoops& loops = *simd_loops_for(path);
+    LineFilter<T> f{src.data(), got.data(), rows, width, source.data(), w.data(), radius, 0.75, line.data(),
+                    line_taps.data()};
+    if constexpr (sizeof(T) == 8) loops.filter_lines_f64(f);
+    else loops.filter_lines_f32(f);
+    for (uint64_t i = 0; i < rows; ++i)
+        for (uint64_t j = 0; j < width; ++j) {
+            double sum = 0;
+            for (int64_t k = -int64_t(radius); k <= int64_t(radius); ++k) {
+                int64_t s = source[uint64_t(int64_t(j + radius) + k)];
+                sum += w[uint64_t(std::abs(k))] * (s < 0 ? 0.75 : double(src[i * width + uint64_t(s)]));
+            }
+            INFO("path " << path_name(path) << " radius " << radius << " width " << width << " at " << i << "," << j);
+            double tol = sizeof(T) == 4 ? FLT_EPSILON * std::max(1.0, std::fabs(sum)) : 64 * DBL_EPSILON;
+            REQUIRE(std::fabs(double(got[i * width + j]) - double(T(sum))) <= tol);
+        }
+}
+
+TEST_CASE("simd paths: gaussian's extended rows on every path match the serial sum", "[simd][gaussian]") {
+    for (SimdPath path : available_paths())
+        for (uint64_t radius : {1, 4, 9})
+            for (uint64_t width : {3, 8, 13, 40}) {
+                check_line_filter<double>(path, radius, width);
+                check_line_filter<float>(path, radius, width);
+            }
+}

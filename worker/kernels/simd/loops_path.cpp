@@ -1,0 +1,26 @@
+// One SIMD path's table of hot loops: CMake compiles this file once per path, each with that
+// path's -march and SHMPOOL_SIMD_PATH (baseline, avx2, avx512 or native).
+#include "worker/kernels/simd/bilinear_loops.h"
+#include "worker/kernels/simd/gaussian_loops.h"
+#include "worker/kernels/simd/loops.h"
+
+#ifndef SHMPOOL_SIMD_PATH
+#error "compile loops_path.cpp with -DSHMPOOL_SIMD_PATH=<path> (see CMakeLists.txt)"
+#endif
+#define SHMPOOL_LOOPS_JOIN(a, b) a##b
+#define SHMPOOL_LOOPS_OF(path) SHMPOOL_LOOPS_JOIN(simd_loops_, path)
+
+namespace shmpool::kernels {
+
+extern const SimdLoops SHMPOOL_LOOPS_OF(SHMPOOL_SIMD_PATH);
+const SimdLoops SHMPOOL_LOOPS_OF(SHMPOOL_SIMD_PATH) = {
+    .path = SimdPath::SHMPOOL_SIMD_PATH,
+    .bilinear_fill_tile = &bilinear::fill_tile,
+    .bilinear_tile_sum = &bilinear::tile_sum,
+    .correlate_f64 = &gaussian::correlate_any<double, double>,
+    .correlate_f32 = &gaussian::correlate_any<float, float>,
+    .filter_lines_f64 = &gaussian::filter_lines<double>,
+    .filter_lines_f32 = &gaussian::filter_lines<float>,
+};
+
+}  // namespace shmpool::kernels
