@@ -85,7 +85,7 @@ class Daemon:
             if self.proc.poll() is not None:
                 self.fail("shmpoold exited at start")
             time.sleep(0.01)
-        self.workers = self.call("ping")["workers"]
+        self.workers = self.call("stats")["workers"]["count"]
 
     def fail(self, why):
         if self.proc.poll() is None:
@@ -112,7 +112,7 @@ class Daemon:
         wall = time.perf_counter() - t0
         if job.get("value") is not None:
             return wall, job["value"]
-        o = job["output"]
+        o = self.call("info", job["output"]["name"])  # info names the segment (job replies do not)
         view = np.memmap("/dev/shm/" + o["segment"], dtype=o["dtype"], mode="r", shape=tuple(o["shape"]))
         total = checksum(view)
         del view
@@ -181,17 +181,22 @@ def main():
         results = {}
         for workers in (None, 1):  # None: the daemon's default, one per online CPU
             daemon = Daemon(a.build, tmp, workers)
-            for name in data:
-                daemon.call("put", os.path.join(tmp, name + ".npy"), "--name", name)
-            for title, kernel, inputs, params, *_ in workloads:
-                t, result = median_time(lambda: daemon.run(kernel, inputs, params), a.repeat)
-                results[(title, daemon.workers)] = (t, result[1])
-            with shmpool.Client() as client:
+            try:
+                for name in data:
+                    daemon.call("put", os.path.join(tmp, name + ".npy"), "--name", name)
                 for title, kernel, inputs, params, *_ in workloads:
-                    fn, rows, out = python_jobs[title]
-                    run_python(client, fn, inputs, rows, out)  # warm: the workers import SciPy once
-                    t, result = median_time(lambda: run_python(client, fn, inputs, rows, out), a.repeat)
-                    results[(title, daemon.workers, "py")] = (t, result[1])
+                    t, result = median_time(lambda: daemon.run(kernel, inputs, params), a.repeat)
+                    results[(title, daemon.workers)] = (t, result[1])
+                with shmpool.Client() as client:
+                    for title, kernel, inputs, params, *_ in workloads:
+                        fn, rows, out = python_jobs[title]
+                        run_python(client, fn, inputs, rows, out)  # warm: the workers import SciPy once
+                        t, result = median_time(lambda: run_python(client, fn, inputs, rows, out), a.repeat)
+                        results[(title, daemon.workers, "py")] = (t, result[1])
+            except SystemExit:
+                raise  # daemon.fail() has stopped the daemon already
+            except BaseException as e:  # whatever else went wrong, the daemon is stopped: nothing outlives the demo
+                daemon.fail(f"{type(e).__name__}: {e}")
             daemon.stop()
     all_workers = max(key[1] for key in results)
 
