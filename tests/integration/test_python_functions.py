@@ -239,6 +239,11 @@ def test_only_trusted_uids_may_run_code(daemon_factory):
     trusted = daemon_factory.new(extra_args=["--allow-users", "nobody", "--code-users", "nobody"], label="t")
     h.share_with_everyone(trusted)
     assert h.expect_ok(h.requests_as_nobody(trusted, [python_submit()])[0])["value"] == 15
+    roots = h.expect_ok(trusted.conn().call(**python_submit()))["job"]
+    others = h.requests_as_nobody(trusted, [{"verb": "job.result", "job": roots, "range": 0},
+                                            {"verb": "job.drop_results", "job": roots}])
+    for reply in others:  # another uid's job: neither read nor dropped
+        h.expect_error(reply, "not_owner")
 
 
 # --------------------------------------------------------------------------- objects back (map)
