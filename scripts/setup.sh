@@ -19,7 +19,7 @@ PACKAGES=(
   python3-matplotlib python3-joblib python3-sklearn python3-distributed  # benchmarks: plots and baselines
   libopenmpi-dev openmpi-bin         # shmpool-mpi (mpi/): the kernels across MPI ranks and nodes
   libpython3.11-dev python3-cloudpickle   # users' Python functions: CPython embedded in the workers, code shipped by the client
-  python3-tqdm                       # issue #12's progress bar for Python jobs (not used by the client yet)
+  python3-tqdm                       # Job.result(progress=True)'s bar (optional for the Python client)
 )
 
 missing=()

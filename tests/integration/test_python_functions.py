@@ -1,6 +1,7 @@
 """Users' own Python functions on the pool (the `python` kernel, Client.map_ranges) against the real
 shmpoold: results against NumPy, closures and module:function, failures contained, trust by uid."""
 
+import io
 import os
 import sys
 import textwrap
@@ -322,6 +323,43 @@ def test_map_accounts_each_result_once_when_a_worker_is_killed(daemon_factory):
         status = job.status()
         assert status["ranges_requeued"] >= 1, status
         assert no_result_objects_left(d), result_objects(d)
+
+
+def test_result_with_progress_draws_a_tqdm_bar_to_the_total(daemon, monkeypatch):
+    tqdm = pytest.importorskip("tqdm")  # python3-tqdm (scripts/setup.sh)
+    x = h.rng(4).standard_normal(240)
+    counts = []  # the bar's count after each move
+
+    class CountingBar(tqdm.tqdm):
+        def update(self, n=1):
+            counts.append(self.n + n)
+            return super().update(n)
+
+    def slow_rows(begin, end, x, out):
+        import time
+        time.sleep(0.03)  # 12 ranges a worker: the job lasts several 100 ms event periods
+        out[begin:end] = np.exp(x[begin:end])
+
+    with client(daemon) as c:
+        c.put("x", x)
+        text = io.StringIO()
+        bar = CountingBar(file=text, mininterval=0)
+        got = c.map_ranges(slow_rows, rows=len(x), inputs={"x": "x"}, out=("float64", (240,)),
+                           chunk=10).result(progress=bar)
+        np.testing.assert_allclose(got, np.exp(x), rtol=1e-15)
+        assert (bar.n, bar.total) == (24, 24)
+        assert len(counts) >= 2 and counts == sorted(counts), counts  # moved while the job ran
+        assert "24/24" in text.getvalue()
+        bar.close()
+        job = c.map(len, ["ab", "c", ""] * 5, chunk=2)
+        assert job.result(progress=True) == [2, 1, 0] * 5  # a bar of its own, drawn and closed
+        assert job.result(progress=True) == [2, 1, 0] * 5  # the job has ended: the full bar at once
+        monkeypatch.setitem(sys.modules, "tqdm", None)  # as without tqdm installed
+        job = c.map(len, ["a", "bc"])
+        with pytest.raises(ImportError, match="python3-tqdm"):
+            job.result(progress=True)
+        assert job.result() == [1, 2]
+        assert no_result_objects_left(daemon), result_objects(daemon)
 
 
 # --------------------------------------------------------------------------- Executor and joblib

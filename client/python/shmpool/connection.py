@@ -135,13 +135,16 @@ class Connection:
     def receive(self, rid, deadline=None):
         """The reply (a dict) to request rid. deadline: time.monotonic() value or None; past it,
         TimeoutError, and the request stays in flight (receive it again later). One thread
-        reads at a time and hands other threads their replies."""
+        reads at a time and hands other threads their replies. An event line of rid (it has an
+        "event" key, docs/protocol.md) is returned too and rid stays in flight for its reply."""
         while True:
             with self._state:
                 while True:
                     if rid in self._replies:
-                        self._in_flight.discard(rid)
-                        return self._replies.pop(rid)
+                        reply = self._replies.pop(rid)
+                        if "event" not in reply:  # an event: the reply is still to come
+                            self._in_flight.discard(rid)
+                        return reply
                     if rid not in self._in_flight:
                         raise KeyError("no request %r in flight" % (rid,))
                     self._check_usable()
@@ -191,6 +194,9 @@ class Connection:
         if rid is None and reply.get("ok") is False and self._in_flight:
             rid = min(self._in_flight)
         if rid in self._in_flight:
+            # a newer event replaces an unread one; an event never replaces the reply
+            if "event" in reply and "event" not in self._replies.get(rid, reply):
+                return
             self._replies[rid] = reply
         else:
             _close_passed_fd(reply)

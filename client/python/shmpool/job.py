@@ -1,5 +1,5 @@
-# The Job handle, in the style of concurrent.futures.Future: result(), done(), cancel(),
-# exception(), plus progress() from job.status; a `with` block cancels it and drops its output.
+# The Job handle, in the style of concurrent.futures.Future: result() (with a tqdm bar if asked),
+# done(), cancel(), exception(), progress() from job.status; a `with` block cancels it, drops its output.
 """Handles of jobs submitted to shmpoold."""
 
 import collections
@@ -7,6 +7,7 @@ import threading
 import time
 
 from .errors import JobCancelled, error_for, error_from_reply
+from .progress import RangeBar
 
 ENDED_STATES = frozenset(("done", "failed", "cancelled", "timed_out"))
 INDEX_REDUCTIONS = frozenset(("argmin", "argmax"))
@@ -33,7 +34,9 @@ class Job:
     or, for a kernel that only reduces, its value (the index for argmin/argmax), or None for a
     kernel with neither. A job that ended other than done raises its ShmpoolError (JobCancelled
     for a cancelled job, which is also a concurrent.futures.CancelledError). A timeout that
-    expires raises the built-in TimeoutError and the job runs on."""
+    expires raises the built-in TimeoutError and the job runs on. result(progress=True) draws
+    a tqdm bar of the ranges done meanwhile (from the daemon's progress events; ImportError
+    without tqdm); progress=<a tqdm bar> feeds that bar instead and leaves it open."""
 
     def __init__(self, client, description, output=None):
         self._client = client
@@ -43,6 +46,7 @@ class Job:
         self._final = description if description.get("state") in ENDED_STATES else None
         self._output = output
         self._wait_id = None  # a job.wait in flight, reused by the next wait after a timeout
+        self._wait_streams = False  # that job.wait asked for progress events
         self._waiting = threading.Lock()
         self._python = None  # a python job whose ranges return objects: ("map" | "reduce", op)
 
@@ -89,17 +93,17 @@ class Job:
             self._note(self._client._call("job.cancel", job=self.id))
         return self._last["state"] == "cancelled"
 
-    def result(self, timeout=None):
-        final = self._wait(timeout)
+    def result(self, timeout=None, progress=False):
+        final = self._wait(timeout, progress)
         if final["state"] != "done":
             raise self._error(final)
         return self._client._job_result(self, final)
 
-    def exception(self, timeout=None):
+    def exception(self, timeout=None, progress=False):
         """None if the job ended done, else its ShmpoolError; raises JobCancelled if cancelled.
         Maps nothing: an output only fed to later jobs stays unseen, and its segment is reused
-        for a later output once deleted (docs/python.md)."""
-        final = self._wait(timeout)
+        for a later output once deleted (docs/python.md). progress: as for result()."""
+        final = self._wait(timeout, progress)
         if final["state"] == "done":
             return None
         error = self._error(final)
@@ -127,8 +131,20 @@ class Job:
         err = final.get("error") or {}
         return error_for(err.get("code", "internal"), err.get("message", "job ended %s" % final["state"]), final)
 
-    def _wait(self, timeout):
-        """The final description, waiting with job.wait at most timeout seconds (None: forever)."""
+    def _wait(self, timeout, progress=False):
+        """The final description, waiting with job.wait at most timeout seconds (None: forever);
+        with progress (True or a tqdm bar), drawing the ranges done on a bar meanwhile."""
+        bar = None if progress is False or progress is None else RangeBar(progress, self.id)
+        try:
+            final = self._wait_final(timeout, bar)
+            if bar is not None:
+                bar.show(final)
+            return final
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _wait_final(self, timeout, bar):
         deadline = None if timeout is None else time.monotonic() + timeout
         if self._final is not None:
             return self._final
@@ -138,16 +154,30 @@ class Job:
             if self._final is not None:
                 return self._final
             conn = self._client._connection()
+            if self._wait_id is not None and bar is not None and not self._wait_streams:
+                conn.forget(self._wait_id)  # a wait sent without progress: ask again, with it
+                self._wait_id = None
             if self._wait_id is None:
-                self._wait_id = conn.send("job.wait", {"job": self.id})
+                args = {"job": self.id, "progress": True} if bar is not None else {"job": self.id}
+                self._wait_id = conn.send("job.wait", args)
+                self._wait_streams = bar is not None
             try:
-                reply = conn.receive(self._wait_id, deadline)
+                reply = self._receive_reply(conn, deadline, bar)
             except TimeoutError:
                 raise TimeoutError("job %d has not ended within %s s" % (self.id, timeout)) from None
             self._wait_id = None
             return self._final_from(reply)
         finally:
             self._waiting.release()
+
+    def _receive_reply(self, conn, deadline, bar):
+        """The reply to the job.wait in flight; its progress events go to the bar (if any)."""
+        reply = conn.receive(self._wait_id, deadline)
+        while "event" in reply:
+            if bar is not None and reply.get("event") == "progress":
+                bar.show(reply)
+            reply = conn.receive(self._wait_id, deadline)
+        return reply
 
     def _final_from(self, reply):
         if reply.get("ok") is True:
