@@ -58,7 +58,7 @@ DatasetPtr DatasetStore::create(const std::string& name, const ArrayMeta& meta, 
     ds->id = next_id_++;
     ds->meta = meta;
     ds->bytes = checked_bytes(meta.shape, meta.dtype);
-    check_quota(*ds);
+    check_quota(ds->bytes, "dataset '" + name + "'");
     uid_quota_.check(owner_uid, ds->bytes, "dataset '" + name + "'");
     allocate_segment(*ds, mapping);  // throws before the segment exists
     ds->control = control_;
@@ -70,15 +70,23 @@ DatasetPtr DatasetStore::create(const std::string& name, const ArrayMeta& meta, 
     return ds;
 }
 
-// Live datasets may hold max_shm_bytes; spares give way to them (released oldest first).
-void DatasetStore::check_quota(const Dataset& ds) {
+// Live datasets and kept result objects may hold max_shm_bytes; spares give way to them
+// (released oldest first).
+void DatasetStore::check_quota(uint64_t bytes, const std::string& what) {
     if (!quota_) return;
-    uint64_t live = total_bytes();
-    if (ds.bytes > quota_ - std::min(quota_, live))
-        throw Error(ErrorCode::no_space, "dataset '" + ds.name + "' needs " + std::to_string(ds.bytes) +
-                                             " bytes; the instance holds " + std::to_string(live) +
-                                             " of its max_shm_bytes " + std::to_string(quota_));
-    if (spares_) spares_->shrink_to(quota_ - live - ds.bytes);
+    uint64_t live = total_bytes() + result_bytes();
+    if (bytes > quota_ - std::min(quota_, live))
+        throw Error(ErrorCode::no_space, what + " needs " + std::to_string(bytes) + " bytes; the instance holds " +
+                                             std::to_string(live) + " of its max_shm_bytes " + std::to_string(quota_));
+    if (spares_) spares_->shrink_to(quota_ - live - bytes);
+}
+
+std::shared_ptr<void> DatasetStore::charge_result(uid_t owner_uid, uint64_t bytes, const std::string& what) {
+    check_quota(bytes, what);
+    uid_quota_.check_bytes(owner_uid, bytes, what);
+    *result_bytes_ += bytes;
+    auto uid_charge = uid_quota_.charge(owner_uid, bytes, /*datasets=*/0);
+    return std::shared_ptr<void>(nullptr, [total = result_bytes_, uid_charge, bytes](void*) { *total -= bytes; });
 }
 
 // A spare that fits (job outputs only: inline data is small), else a new segment; when

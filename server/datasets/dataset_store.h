@@ -102,10 +102,15 @@ public:
     void set_spares(std::shared_ptr<SpareSegments> spares);
     const SpareSegments* spares() const { return spares_.get(); }
     void set_uid_limits(uint64_t max_datasets, uint64_t max_bytes) { uid_quota_.set_limits(max_datasets, max_bytes); }
+    // Counts a job's result object of `bytes` against `owner_uid`'s max-shm-bytes-per-uid and
+    // the instance's max_shm_bytes until the returned token is destroyed; throws
+    // uid_bytes_limit or no_space (`what` names the result) when it would exceed either.
+    std::shared_ptr<void> charge_result(uid_t owner_uid, uint64_t bytes, const std::string& what);
+    uint64_t result_bytes() const { return *result_bytes_; }  // of the kept result objects
 
 private:
     void allocate_segment(Dataset& ds, Segment* mapping);
-    void check_quota(const Dataset& ds);
+    void check_quota(uint64_t bytes, const std::string& what);
 
     std::string instance_;
     ctl::Header* control_;
@@ -117,6 +122,8 @@ private:
     UidQuota uid_quota_;
     std::map<std::pair<uid_t, std::string>, DatasetPtr> datasets_;  // (owner uid, name)
     uint64_t total_bytes_ = 0;  // the sum of datasets_' bytes
+    // Shared with the result tokens, so a result that outlives the store still releases safely.
+    std::shared_ptr<uint64_t> result_bytes_ = std::make_shared<uint64_t>(0);
 };
 
 }  // namespace shmpool

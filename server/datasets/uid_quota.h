@@ -1,5 +1,5 @@
-// Per-uid limits on datasets: how many datasets and bytes each client uid holds, checked
-// before a dataset is created and released when the dataset object is destroyed.
+// Per-uid limits on datasets and result objects: how many datasets and bytes each client uid
+// holds, checked before a dataset or result is kept and released when it goes.
 #pragma once
 
 #include <sys/types.h>
@@ -19,8 +19,11 @@ public:
     // Throws Error(uid_dataset_limit / uid_bytes_limit) when `uid` may not hold one more
     // dataset of `bytes`. `what` names the dataset in the message.
     void check(uid_t uid, uint64_t bytes, const std::string& what) const;
-    // Counts one dataset of `bytes` against `uid` until the returned token is destroyed.
-    std::shared_ptr<void> charge(uid_t uid, uint64_t bytes);
+    // Throws Error(uid_bytes_limit) when `uid` may not hold `bytes` more (a job's result object).
+    void check_bytes(uid_t uid, uint64_t bytes, const std::string& what) const;
+    // Counts `datasets` datasets (a result object: 0) of `bytes` against `uid` until the
+    // returned token is destroyed.
+    std::shared_ptr<void> charge(uid_t uid, uint64_t bytes, uint64_t datasets = 1);
 
 private:
     struct Usage {

@@ -383,6 +383,21 @@ void Scheduler::discard_unless_kept(Job& job, uint64_t index, uint32_t tag) {
     if (!kept || kept->tag != tag) job.results.discard(tag);
 }
 
+// Keeps range `index`'s result object, charged to the job owner's quotas; one that would
+// exceed them is removed and fails the job with the quota's code (uid_bytes_limit, no_space).
+bool Scheduler::keep_result(Job& job, uint64_t index, uint32_t tag, uint64_t bytes) {
+    std::shared_ptr<void> charge;
+    try {
+        charge = store_.charge_result(job.owner_uid, bytes, "the result of " + range_text(job, index));
+    } catch (const Error& e) {
+        job.results.discard(tag);
+        finish(job, JobState::failed, JobError{e.code(), e.what()});
+        return false;
+    }
+    job.results.keep(index, tag, bytes, std::move(charge));
+    return true;
+}
+
 void Scheduler::account_ok(Job& job, const ctl::DoneMsg& msg, uint32_t tag) {
     if (job.range_done[msg.index]) {
         job.duplicates += 1;
@@ -390,9 +405,9 @@ void Scheduler::account_ok(Job& job, const ctl::DoneMsg& msg, uint32_t tag) {
         if (msg.result_bytes > 0) discard_unless_kept(job, msg.index, tag);
         return;
     }
+    if (msg.result_bytes > 0 && !keep_result(job, msg.index, tag, msg.result_bytes)) return;
     job.range_done[msg.index] = 1;
     job.ranges_done += 1;
-    if (msg.result_bytes > 0) job.results.keep(msg.index, tag, msg.result_bytes);
     if (job.reduce != ReduceOp::none) job.partials[msg.index] = msg.partial;
     double ns = static_cast<double>(msg.elapsed_ns);
     job.avg_range_ns = job.avg_range_ns == 0 ? ns : 0.8 * job.avg_range_ns + 0.2 * ns;

@@ -102,6 +102,7 @@ private:
     void account(uint32_t slot, const ctl::DoneMsg& msg);
     bool matches_head(uint32_t slot, const ctl::DoneMsg& msg);
     void account_ok(Job& job, const ctl::DoneMsg& msg, uint32_t tag);
+    bool keep_result(Job& job, uint64_t index, uint32_t tag, uint64_t bytes);
     void discard_unless_kept(Job& job, uint64_t index, uint32_t tag);
     void requeue_after_death(Job& job, uint64_t index, bool was_running, const std::string& how);
     void finish(Job& job, JobState state, std::optional<JobError> error = std::nullopt);

@@ -325,6 +325,32 @@ def test_map_accounts_each_result_once_when_a_worker_is_killed(daemon_factory):
         assert no_result_objects_left(d), result_objects(d)
 
 
+@pytest.mark.parametrize("limit, code", [("--max-shm-bytes-per-uid", "uid_bytes_limit"),
+                                         ("--max-shm-bytes", "no_space")])
+def test_kept_results_count_against_the_shm_quotas(daemon_factory, limit, code):
+    d = daemon_factory.new(workers=2, extra_args=[limit, "1000000"])
+
+    def block(i):
+        return np.full(25_000, i, dtype=np.float64)  # a result object of about 200 kB
+
+    with client(d) as c:
+        with pytest.raises(shmpool.ShmpoolError) as failed:
+            c.map(block, range(8), chunk=1).result()  # 1.6 MB of results
+        assert failed.value.code == code, failed.value
+        assert no_result_objects_left(d), result_objects(d)
+        for _ in range(3):  # 600 kB each time: within the limit once the last job's results went
+            got = c.map(block, range(3), chunk=1).result()
+            assert [b.tolist() for b in got] == [[float(i)] * 25_000 for i in range(3)]
+        kept = c.map(block, range(3), chunk=1)
+        assert kept.exception() is None  # its results are kept, unread: 600 kB held
+        with pytest.raises(shmpool.ShmpoolError) as refused:
+            c.put("big", np.zeros(60_000))  # 480 kB more than the limit leaves
+        assert refused.value.code == code, refused.value
+        kept.result()  # read and dropped: the room is back
+        c.put("big", np.zeros(60_000))
+    assert no_result_objects_left(d), result_objects(d)
+
+
 def test_result_with_progress_draws_a_tqdm_bar_to_the_total(daemon, monkeypatch):
     tqdm = pytest.importorskip("tqdm")  # python3-tqdm (scripts/setup.sh)
     x = h.rng(4).standard_normal(240)

@@ -1,5 +1,5 @@
 // Unit tests of UidQuota: per-uid dataset and byte limits, each with its own code, counted
-// while a dataset's token lives and released when it goes, one uid never limiting another.
+// while a token (a dataset's, a result object's) lives and released when it goes, per uid.
 #include <catch2/catch.hpp>
 
 #include <memory>
@@ -56,4 +56,18 @@ TEST_CASE("no limits by default, and a token may outlive the quota", "[uid_quota
         token = q.charge(0, uint64_t{1} << 40);
     }
     token.reset();  // releases into the shared counts, not into a destroyed object
+}
+
+TEST_CASE("a result object's charge counts bytes but no dataset", "[uid_quota]") {
+    UidQuota q;
+    q.set_limits(1, 100);
+    auto result = q.charge(7, 90, /*datasets=*/0);
+    CHECK_THROWS_AS(q.check_bytes(7, 11, "the result of range 3"), shmpool::Error);
+    CHECK(code_of_check(q, 7, 11) == ErrorCode::uid_bytes_limit);
+    CHECK_NOTHROW(q.check(7, 10, "dataset 'x'"));  // its one dataset is still free
+    auto ds = q.charge(7, 10);
+    CHECK(code_of_check(q, 7, 0) == ErrorCode::uid_dataset_limit);
+    result.reset();  // dropped: its bytes come back, the dataset still counts
+    CHECK_NOTHROW(q.check_bytes(7, 90, "the result of range 4"));
+    CHECK(code_of_check(q, 7, 0) == ErrorCode::uid_dataset_limit);
 }
