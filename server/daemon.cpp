@@ -201,7 +201,7 @@ void Daemon::admit(Session::Socket socket) {
         return refuse(socket, ErrorCode::peer_not_allowed, "the daemon could not tell who is connecting");
     }
     if (!peers_->allows(peer)) {
-        log_warn("refused connection from " + peer_text(peer) + ": not in allow_users or allow_groups");
+        log_warn("refused connection from " + peer_text(peer) + ": not in allow-users or allow-groups");
         return refuse(socket, ErrorCode::peer_not_allowed, "uid " + std::to_string(peer.uid) + " may not use this daemon");
     }
     if (open_sessions() >= opts_.max_connections) {

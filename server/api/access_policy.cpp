@@ -32,7 +32,7 @@ std::string uid_text(const PeerCred& peer) { return "uid " + std::to_string(peer
 
 AccessPolicy::AccessPolicy(const std::string& admin_users, const std::string& admin_groups,
                            const std::string& code_users, const std::string& code_groups)
-    : admins_(admin_users, admin_groups, "admin_users", "admin_groups"),
+    : admins_(admin_users, admin_groups, "admin-users", "admin-groups"),
       code_runners_(code_users, code_groups, "code-users", "code-groups") {}
 
 bool AccessPolicy::is_admin(const PeerCred& peer) const { return admins_.allows(peer); }

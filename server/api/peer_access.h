@@ -33,8 +33,8 @@ public:
     // The daemon's own uid and root are always allowed. Throws Error(bad_name) for an
     // unknown user or group.
     // `users_setting` / `groups_setting` name the lists in errors.
-    PeerPolicy(const std::string& users, const std::string& groups, const char* users_setting = "allow_users",
-               const char* groups_setting = "allow_groups");
+    PeerPolicy(const std::string& users, const std::string& groups, const char* users_setting = "allow-users",
+               const char* groups_setting = "allow-groups");
     bool allows(const PeerCred& peer) const;
     std::string describe() const;  // for the startup log
 
