@@ -256,18 +256,27 @@ void Scheduler::pump() {
     release_jobs_awaiting_inputs();
     start_queued_jobs();
     std::vector<bool> touched(slots_.size(), false);
-    for (bool progress = true; progress;) {
-        progress = false;
-        for (uint32_t s = 0; s < slots_.size(); ++s) {
-            Job* job = next_job_with_work();
-            if (!job) break;
-            if (!slots_[s].alive || slots_[s].retiring || slots_[s].in_flight.size() >= depth_for(*job)) continue;
-            dispatch_one(s, *job);
-            touched[s] = progress = true;
-        }
+    while (Job* job = next_job_with_work()) {
+        std::optional<uint32_t> slot = least_loaded_slot(depth_for(*job));
+        if (!slot) break;
+        dispatch_one(*slot, *job);
+        touched[*slot] = true;
     }
     for (uint32_t s = 0; s < slots_.size(); ++s)
         if (touched[s]) ring_doorbell(s);
+}
+
+// The live worker with the fewest ranges queued, below `depth` (lowest slot on a tie): an idle
+// worker takes a range before a busy one queues a second behind its current one, so single
+// long ranges submitted one after another (a joblib batch each) spread across the pool.
+std::optional<uint32_t> Scheduler::least_loaded_slot(uint32_t depth) const {
+    std::optional<uint32_t> best;
+    for (uint32_t s = 0; s < slots_.size(); ++s) {
+        const SlotState& st = slots_[s];
+        if (!st.alive || st.retiring || st.in_flight.size() >= depth) continue;
+        if (!best || st.in_flight.size() < slots_[*best].in_flight.size()) best = s;
+    }
+    return best;
 }
 
 void Scheduler::dispatch_one(uint32_t slot, Job& job) {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -97,6 +98,7 @@ private:
     void publish(Job& job);
     Job* next_job_with_work();
     uint32_t depth_for(const Job& job) const;
+    std::optional<uint32_t> least_loaded_slot(uint32_t depth) const;
     void dispatch_one(uint32_t slot, Job& job);
     void ring_doorbell(uint32_t slot);
     void account(uint32_t slot, const ctl::DoneMsg& msg);

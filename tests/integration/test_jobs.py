@@ -325,3 +325,19 @@ def test_workers_let_go_of_what_a_client_passed_once_its_copy_has_ended(daemon):
         assert not held_by_workers(), held_by_workers()
         for name in ("from_shm", "from_memfd"):
             np.testing.assert_array_equal(h.read_dataset(c.ok("dataset.info", name=name)), arr)
+
+
+def test_an_idle_worker_takes_a_new_job_before_a_busy_one_queues_it(daemon):
+    """Single-range jobs submitted one after another (a joblib batch each) spread across the
+    pool: the second goes to the idle worker, not behind the first on the busy one."""
+    c = daemon.conn()
+    first = h.expect_ok(c.call("job.submit", kernel="sleep", params={"rows": 1, "ms": 20000}, wait=False))
+    assert h.wait_until(lambda: any(w["job"] == first["job"] for w in daemon.workers()), 10.0), daemon.workers()
+    second = h.expect_ok(c.call("job.submit", kernel="sleep", params={"rows": 1, "ms": 20000}, wait=False))
+    assert h.wait_until(lambda: any(w["job"] == second["job"] for w in daemon.workers()), 5.0), (
+        "the second job waits behind the first while a worker is idle: %s" % daemon.workers())
+    ws = daemon.workers()
+    assert sorted(w["queued"] for w in ws) == [1, 1], ws
+    for j in (first, second):
+        c.ok("job.cancel", job=j["job"])
+    h.wait_pool_idle(daemon, 2)
