@@ -5,6 +5,7 @@ import io
 import os
 import sys
 import textwrap
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -62,6 +63,40 @@ def test_reductions_equal_numpy_whatever_the_chunking(daemon, chunk):
                             chunk=chunk).result() == y.min()
         assert c.map_ranges(lambda b, e, y: y[b:e].max(), rows=len(y), inputs={"y": "y"}, reduce="max",
                             chunk=chunk).result() == y.max()
+
+
+@pytest.mark.parametrize("chunk", [1, 3])
+def test_integer_reductions_are_exact_as_numpy(daemon, chunk):
+    big = [2 ** 62, 2 ** 62 - 1, 3, 2 ** 53 + 1, -7, 2 ** 53, 2 ** 63 - 1, -(2 ** 63), 11]
+    x = np.array(big, dtype=np.int64)
+    with client(daemon) as c:
+        c.put("x", x)
+        for op in ("sum", "min", "max"):  # NumPy integer scalars: NumPy's int64 accumulator wraps
+            got = c.map_ranges(lambda b, e, x, f=getattr(np, op): f(x[b:e]), rows=len(x), inputs={"x": "x"},
+                               reduce=op, chunk=chunk).result()
+            assert type(got) is int and got == int(getattr(np, op)(x)), op
+        ints = c.map_ranges(lambda b, e: sum(2 ** 53 + 1 for _ in range(b, e)), rows=5, reduce="sum", chunk=chunk)
+        assert ints.result() == 5 * (2 ** 53 + 1)  # Python ints, one past what a double holds
+        assert c.map_ranges(lambda b, e: 2 ** 53 + 1 - b, rows=4, reduce="max", chunk=chunk).result() == 2 ** 53 + 1
+        u = np.array([2 ** 64 - 1, 2 ** 63, 5, 1], dtype=np.uint64)
+        unsigned = c.map_ranges(lambda b, e, u=u: u[b:e].sum(), rows=4, reduce="sum", chunk=chunk).result()
+        assert unsigned == int(u.sum()) == 2 ** 63 + 5  # uint64 wraps as NumPy's
+
+
+def test_mixed_int_and_float_partials_reduce_as_floats(daemon):
+    def mixed(b, e):  # even ranges return an int past 2**53, odd ones a float
+        return 2 ** 53 + 1 if b % 2 == 0 else 0.5
+
+    values = [mixed(b, b + 1) for b in range(6)]
+    with client(daemon) as c:
+        total = c.map_ranges(mixed, rows=6, reduce="sum", chunk=1).result()
+        assert type(total) is float and total == float(sum(Fraction(v) for v in values))  # rounded once
+        top = c.map_ranges(mixed, rows=6, reduce="max", chunk=1).result()
+        assert type(top) is float and top == float(2 ** 53 + 1)
+        with pytest.raises(shmpool.PythonError, match="outside int64"):
+            c.map_ranges(lambda b, e: 2 ** 63, rows=3, reduce="sum").result()  # never rounded silently
+        with pytest.raises(shmpool.PythonError, match="not the complex"):
+            c.map_ranges(lambda b, e: np.complex128(1j), rows=3, reduce="sum").result()
 
 
 def test_closure_and_lambda(daemon):
