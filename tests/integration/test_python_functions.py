@@ -3,6 +3,7 @@ shmpoold: results against NumPy, closures and module:function, failures containe
 
 import io
 import os
+import re
 import sys
 import textwrap
 from fractions import Fraction
@@ -433,6 +434,78 @@ def test_executor_submit_and_map(daemon):
         bad = ex.submit(int, "not a number")
         assert isinstance(bad.exception(), shmpool.PythonError) and "ValueError" in str(bad.exception())
     assert no_result_objects_left(daemon), result_objects(daemon)
+
+
+def file_waiter():
+    """wait_for_file(path), in a worker: True once `path` exists (the client side made it),
+    False after 30 s. Made here so that cloudpickle ships it by value."""
+    def wait_for_file(path):
+        import time
+        for _ in range(3000):
+            if os.path.exists(path):
+                return True
+            time.sleep(0.01)
+        return False
+    return wait_for_file
+
+
+def gated_bar(tqdm, gate, counts):
+    """A tqdm bar into a string that records its counts and creates `gate` when it first moves."""
+    class GateBar(tqdm.tqdm):
+        def update(self, n=1):
+            counts.append(self.n + n)
+            open(gate, "w").close()
+            return super().update(n)
+    text = io.StringIO()
+    return GateBar(file=text, mininterval=0), text
+
+
+def test_executor_progress_reaches_the_total_and_moves_during_the_run(daemon, tmp_path):
+    tqdm = pytest.importorskip("tqdm")
+    wait_for_file = file_waiter()
+    counts, gate = [], str(tmp_path / "moved")
+    bar, text = gated_bar(tqdm, gate, counts)
+    with shmpool.Executor(socket=daemon.socket_path, progress=bar) as ex:  # a bar over the submitted calls
+        futures = [ex.submit(pow, i, 2) for i in range(5)] + [ex.submit(wait_for_file, gate)]
+        assert [f.result() for f in futures] == [0, 1, 4, 9, 16, True]  # the last call saw the bar move
+    assert (bar.n, bar.total) == (6, 6) and "6/6" in text.getvalue()
+    assert counts == sorted(counts) and counts[0] < 6, counts
+
+    counts, gate = [], str(tmp_path / "map-moved")
+    bar, text = gated_bar(tqdm, gate, counts)
+    with shmpool.Executor(socket=daemon.socket_path) as ex:  # map: its job's ranges
+        got = list(ex.map(lambda i, g=gate: wait_for_file(g) if i == 11 else i, range(12), chunksize=1,
+                          progress=bar))
+    assert got == list(range(11)) + [True]
+    assert (bar.n, bar.total) == (12, 12) and "12/12" in text.getvalue()
+    assert counts == sorted(counts) and counts[0] < 12, counts
+    assert no_result_objects_left(daemon), result_objects(daemon)
+
+
+def test_joblib_verbose_lists_tasks_as_they_complete(daemon, tmp_path, monkeypatch):
+    joblib = pytest.importorskip("joblib")
+    from shmpool.joblib import register
+    register()
+    gate, lines, wait_for_file = str(tmp_path / "done-printed"), [], file_waiter()
+
+    class Recorder:  # joblib writes its progress to sys.stderr
+        def write(self, text):
+            lines.append(text)
+            if "Done" in text:
+                open(gate, "w").close()
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stderr", Recorder())
+    with joblib.parallel_backend("shmpool", n_jobs=2, socket=daemon.socket_path):
+        got = joblib.Parallel(verbose=11)(joblib.delayed(lambda i, g=gate: wait_for_file(g) if i == 7 else i)(i)
+                                         for i in range(8))
+    monkeypatch.undo()
+    assert got == list(range(7)) + [True]  # the last task saw a "Done" line printed before it ended
+    done = [int(n) for n in re.findall(r"Done\s+(\d+)", "".join(lines))]
+    assert len(done) >= 2 and done == sorted(done) and done[-1] == 8, lines
+    assert "Done   8 out of   8" in "".join(lines), lines
 
 
 def test_joblib_backend_puts_large_arrays_once_and_sklearn_predicts_as_one_process(daemon):

@@ -4,6 +4,7 @@
 ``with joblib.parallel_backend("shmpool"): ...`` (docs/python.md)."""
 
 import numpy as np
+from joblib._parallel_backends import AutoBatchingMixin
 from joblib.parallel import ParallelBackendBase, register_parallel_backend
 
 from .executor import Executor
@@ -12,7 +13,11 @@ LARGE_BYTES = 1 << 20  # arrays at least this big become datasets (joblib's own 
 MAX_INPUTS = 7         # roles a job may take besides its code
 
 
-class ShmpoolBackend(ParallelBackendBase):
+class ShmpoolBackend(AutoBatchingMixin, ParallelBackendBase):
+    """Each batch is a job of one item; its future settles as the job ends, and joblib's
+    callback (progress for verbose=, the next dispatch, batch timing for auto-batching as loky
+    has it) runs then, one callback at a time."""
+
     supports_timeout = True
     supports_sharedmem = False
 
@@ -79,6 +84,7 @@ class ShmpoolBackend(ParallelBackendBase):
             self._executor.shutdown(wait=True)  # also deletes the datasets it put (cleanup)
             self._executor = None
         self._datasets = {}
+        self.reset_batch_stats()
 
     def abort_everything(self, ensure_ready=True):
         self.terminate()
