@@ -524,6 +524,17 @@ def test_joblib_backend_puts_large_arrays_once_and_sklearn_predicts_as_one_proce
         sums = joblib.Parallel()(joblib.delayed(column_sum)(X, j) for j in range(8))
     np.testing.assert_allclose(sums, X.sum(0), rtol=1e-12)
 
+    sparse = pytest.importorskip("scipy.sparse")
+    S = sparse.random(20_000, 40, density=0.25, format="csc", random_state=9)  # 2.4 MB: three datasets
+
+    def sparse_column_sum(S, j):
+        assert S.format == "csc" and not S.data.flags.writeable and not S.indices.flags.owndata  # mapped
+        return S[:, j].sum()
+
+    with joblib.parallel_backend("shmpool", n_jobs=2, socket=daemon.socket_path):
+        sums = joblib.Parallel()(joblib.delayed(sparse_column_sum)(S, j) for j in range(6))
+    np.testing.assert_allclose(sums, np.asarray(S.sum(0)).ravel()[:6], rtol=1e-12)
+
     Xc, yc = datasets_.make_classification(n_samples=600, n_features=20, n_informative=6, random_state=0)
     one = ensemble.RandomForestClassifier(n_estimators=24, n_jobs=1, random_state=3).fit(Xc, yc)
     with daemon.conn() as conn:
