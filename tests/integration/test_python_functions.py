@@ -508,6 +508,34 @@ def test_joblib_verbose_lists_tasks_as_they_complete(daemon, tmp_path, monkeypat
     assert "Done   8 out of   8" in "".join(lines), lines
 
 
+def test_a_failed_joblib_batch_cancels_the_others_and_shutdown_can_cancel(daemon_factory, tmp_path):
+    joblib = pytest.importorskip("joblib")
+    from shmpool.joblib import register
+    register()
+    d, never, wait_for_file = daemon_factory.new(extra_args=GRACE), str(tmp_path / "never"), file_waiter()
+
+    def task(i, never=never):
+        if i == 0:
+            raise ValueError("batch 0 fails")
+        return wait_for_file(never)  # 30 s unless cancelled
+
+    with d.conn() as conn:
+        before = conn.ok("stats")["jobs"]["cancelled"]
+        with pytest.raises(shmpool.PythonError, match="batch 0 fails"):
+            with joblib.parallel_backend("shmpool", n_jobs=2, socket=d.socket_path):
+                joblib.Parallel(batch_size=1)(joblib.delayed(task)(i) for i in range(4))
+        assert conn.ok("stats")["jobs"]["cancelled"] - before == 3  # not waited for: cancelled
+        assert conn.ok("stats")["active_jobs"] == []
+
+    with shmpool.Executor(socket=d.socket_path) as ex:
+        waiting = [ex.submit(wait_for_file, never) for _ in range(12)]  # 8 awaited, 4 in line
+        ex.shutdown(wait=False, cancel_futures=True)
+        for job in [f.shmpool_job for f in waiting]:
+            job.cancel()  # the 8 awaited ones run on: end them here
+    assert sum(f.cancelled() for f in waiting) == 4
+    assert no_result_objects_left(d), result_objects(d)
+
+
 def test_joblib_backend_puts_large_arrays_once_and_sklearn_predicts_as_one_process(daemon):
     joblib = pytest.importorskip("joblib")
     ensemble = pytest.importorskip("sklearn.ensemble")

@@ -35,6 +35,7 @@ class Executor(concurrent.futures.Executor):
         self._shutdown = False
         self._lock = threading.Lock()
         self._settling = threading.Lock()
+        self._running = set()  # jobs a settler awaits
         self._settlers = [threading.Thread(target=self._settle, name="shmpool-executor-%d" % i, daemon=True)
                           for i in range(SETTLERS)]
         for t in self._settlers:
@@ -81,6 +82,15 @@ class Executor(concurrent.futures.Executor):
             if self._owns_client:
                 self._client.close()
 
+    def cancel_all(self):
+        """Cancels every call not yet settled, running or not (joblib's abort_everything): their
+        futures end cancelled or with JobCancelled. The executor stays usable."""
+        with self._lock:
+            self._cancel_pending()
+            running = list(self._running)
+        for job in running:
+            job.cancel()
+
     def _cancel_pending(self):
         """Cancels the futures no settler has taken yet (and their jobs)."""
         while True:
@@ -105,13 +115,17 @@ class Executor(concurrent.futures.Executor):
             if entry is None:
                 return
             future, job = entry
-            if not future.set_running_or_notify_cancel():  # cancelled while it waited in line
-                self._drop(job)
-                continue
+            with self._lock:
+                if not future.set_running_or_notify_cancel():  # cancelled while it waited in line
+                    self._drop(job)
+                    continue
+                self._running.add(job)
             try:
                 outcome = (future.set_result, job.result()[0])
             except BaseException as e:  # noqa: B036 (the future carries any failure)
                 outcome = (future.set_exception, e)
+            with self._lock:
+                self._running.discard(job)
             with self._settling:  # done-callbacks one at a time, as joblib's batch callbacks expect
                 outcome[0](outcome[1])
                 if self._bar is not None:

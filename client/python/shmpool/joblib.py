@@ -105,6 +105,9 @@ class ShmpoolBackend(AutoBatchingMixin, ParallelBackendBase):
         self.reset_batch_stats()
 
     def abort_everything(self, ensure_ready=True):
+        """A batch failed: cancel the others (queued or running) rather than wait for them."""
+        if self._executor is not None:
+            self._executor.cancel_all()
         self.terminate()
         if ensure_ready:
             self.configure(n_jobs=self.parallel.n_jobs, parallel=self.parallel)
