@@ -92,15 +92,23 @@ class Executor(concurrent.futures.Executor):
             job.cancel()
 
     def _cancel_pending(self):
-        """Cancels the futures no settler has taken yet (and their jobs)."""
+        """Cancels the futures no settler has taken yet (and their jobs); a shutdown's
+        end-of-work marks stay queued."""
+        ends = 0
         while True:
             try:
-                future, job = self._pending.get_nowait()
+                entry = self._pending.get_nowait()
             except queue.Empty:
-                return
+                break
+            if entry is None:
+                ends += 1
+                continue
+            future, job = entry
             future.cancel()
             future.set_running_or_notify_cancel()  # cancelled: wakes its waiters
             self._drop(job)
+        for _ in range(ends):
+            self._pending.put(None)
 
     def _drop(self, job):
         job.cancel()
