@@ -131,18 +131,67 @@ def pss_bytes(pid):
     return 0
 
 
+def mapped_pss_bytes(pid, holds_input):
+    """The summed PSS of the process's mappings whose path satisfies holds_input(path), from
+    /proc/PID/smaps (0 when it has gone). A shared file mapped by n processes counts 1/n of
+    each resident page in each, so the sum over all processes is the pages once."""
+    total, counting = 0, False
+    try:
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                head = line.split(None, 5)
+                if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):  # a mapping's header
+                    counting = len(head) == 6 and holds_input(head[5].strip())
+                elif counting and head[0] == "Pss:":
+                    total += int(head[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return total
+
+
+def descendants(pid):
+    """The pids of every living process below `pid` (children, their children, ...)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    parents.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                pass
+    found, todo = [], [pid]
+    while todo:
+        kids = parents.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
 class PssPeak:
     """Samples the summed PSS of pids() every `interval` s in a thread while the `with` block
-    runs; .peak is the largest sum seen."""
+    runs; .peak is the largest sum seen. With holds_input (a predicate on a mapping's path),
+    also .mapped_peak: the largest sum of those mappings' PSS (mapped_pss_bytes) over pids().
+    Each sample reads the processes forward then backward and halves the sum: a shared page a
+    process maps between two reads counts as much too much one way as too little the other, so
+    pages changing hands (processes touching a shared input) do not inflate the peak."""
 
-    def __init__(self, pids, interval=0.005):
+    def __init__(self, pids, interval=0.005, holds_input=None):
         self.pids, self.interval, self.peak = pids, interval, 0
+        self.holds_input, self.mapped_peak = holds_input, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample)
 
+    @staticmethod
+    def _balanced(pids, pss):
+        return (sum(pss(p) for p in pids) + sum(pss(p) for p in reversed(pids))) // 2
+
     def _sample(self):
         while True:
-            self.peak = max(self.peak, sum(pss_bytes(p) for p in self.pids()))
+            pids = self.pids()
+            self.peak = max(self.peak, self._balanced(pids, pss_bytes))
+            if self.holds_input is not None:
+                mapped = self._balanced(pids, lambda p: mapped_pss_bytes(p, self.holds_input))
+                self.mapped_peak = max(self.mapped_peak, mapped)
             if self._stop.wait(self.interval):
                 return
 

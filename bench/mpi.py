@@ -25,7 +25,7 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
 import shmpool_side as sp  # noqa: E402
 import workloads as wl  # noqa: E402
-from measure import PssPeak, pss_bytes, summary  # noqa: E402
+from measure import PssPeak, summary  # noqa: E402
 
 h = sp.h
 FULL = {"euclidean": (4000, 4000, 64), "bilinear": (50, 1000000), "pss_rows": 1 << 25}  # 256 MiB input
@@ -105,20 +105,6 @@ def daemon_row(build, workdir, w, workers, chunk, repeat):
     return summary(walls), summary(saved)
 
 
-class BalancedPssPeak(PssPeak):
-    """PssPeak whose every sample reads the ranks forward then backward and halves the sum: a
-    page a rank maps between two reads counts as much too much one way as too little the other,
-    so pages changing hands (the ranks touching the shared input) do not inflate the peak."""
-
-    def _sample(self):
-        while True:
-            pids = self.pids()
-            total = sum(pss_bytes(p) for p in pids) + sum(pss_bytes(p) for p in reversed(pids))
-            self.peak = max(self.peak, total // 2)
-            if self._stop.wait(self.interval):
-                return
-
-
 def pss_row(build, workdir, rows):
     """Peak summed PSS of 2 ranks reducing an input of `rows` float64, beside the same 2 ranks
     reducing a 512-element input (what MPI and the program cost without the data)."""
@@ -131,7 +117,7 @@ def pss_row(build, workdir, rows):
         box = {}
 
         def sample(proc):
-            box["peak"] = BalancedPssPeak(lambda: rank_pids(proc.pid), interval=0.002)
+            box["peak"] = PssPeak(lambda: rank_pids(proc.pid), interval=0.002)
             box["peak"].__enter__()
 
         try:

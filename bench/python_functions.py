@@ -5,6 +5,7 @@ through map_ranges beside the seeds' own multiprocessing code, and a warm second
 its first range beside a fresh Pool. Medians of repeated runs; ratios against the baseline.
 
     /usr/bin/python3 bench/python_functions.py [--ranges 100000] [--big-mib 1024] [--tiny]
+        [--only seed001] [--forest 100,20000,2000]   (seed 001: trees,rows,features; the issue's size)
 """
 import argparse
 import multiprocessing as mp
@@ -21,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "client", "python"))
 import seed_baselines as seeds  # noqa: E402
 import shmpool  # noqa: E402
 import shmpool_side  # noqa: E402
-from measure import timed  # noqa: E402
+from measure import PssPeak, descendants, pss_bytes, timed  # noqa: E402
 
 WORKERS = 2
 
@@ -126,16 +127,18 @@ def _forest(n_jobs):
     return RandomForestClassifier(n_estimators=_forest.trees, n_jobs=n_jobs, random_state=0)
 
 
-def seed001(c, socket, trees, n, d, repeat):
-    """A random forest on sparse features: one process, joblib/loky n_jobs=2, the shmpool joblib
-    backend, and Client.map of a per-tree fit (each fitted tree back through shared memory)."""
+def seed001(c, d, trees, n, d_features, repeat):
+    """A random forest on sparse features: one process, sklearn's default n_jobs=2 (threads),
+    joblib/loky n_jobs=2, the shmpool joblib backend, and Client.map of a per-tree fit (each
+    fitted tree back through shared memory).
+    Returns (median walls, memory rows): memory from one more, untimed run of each (memory_row)."""
     import joblib
     import scipy.sparse
     from shmpool.joblib import register
     register()
     rng = np.random.default_rng(1)
-    X = scipy.sparse.random(n, d, density=0.01, format="csr", random_state=1)
-    y = (X @ rng.standard_normal(d) > 0).astype(np.int64)
+    X = scipy.sparse.random(n, d_features, density=0.01, format="csr", random_state=1)
+    y = (X @ rng.standard_normal(d_features) > 0).astype(np.int64)
     _forest.trees = trees
 
     def fit_one_tree(seed, X, y):
@@ -143,20 +146,74 @@ def seed001(c, socket, trees, n, d, repeat):
         rows = np.random.default_rng(seed).integers(0, len(y), len(y))
         return DecisionTreeClassifier(max_features="sqrt", random_state=seed).fit(X[rows], y[rows])
 
-    def pooled():
-        with joblib.parallel_backend("shmpool", n_jobs=WORKERS, socket=socket):
+    def on_loky():  # RandomForest asks joblib for threads (prefer="threads"): name loky to get processes
+        with joblib.parallel_backend("loky", n_jobs=WORKERS):
             return _forest(WORKERS).fit(X, y)
 
-    walls = {}
-    walls["one process (n_jobs=1)"], one = timed(lambda: _forest(1).fit(X, y), repeat)
-    walls["joblib/loky n_jobs=2"], _ = timed(lambda: _forest(WORKERS).fit(X, y), repeat)
-    walls["shmpool joblib backend n_jobs=2"], forest = timed(pooled, repeat)
+    def pooled():
+        with joblib.parallel_backend("shmpool", n_jobs=WORKERS, socket=d.socket_path):
+            return _forest(WORKERS).fit(X, y)
+
+    def mapped():  # y is put once, before (as the other runs have it in memory already)
+        return c.map(fit_one_tree, range(trees), inputs={"X": X, "y": "y"}).result()
+
+    me, on_pool = os.getpid(), lambda: [me, d.pid] + descendants(d.pid)
+    in_segment = "/dev/shm/shmpool.%s.ds" % d.instance  # the instance's dataset segments
+    configs = {  # name: (fit, its processes, which of their mappings hold the inputs)
+        "one process (n_jobs=1)": (lambda: _forest(1).fit(X, y), lambda: [me], None),
+        "sklearn's default n_jobs=2 (joblib threads)": (lambda: _forest(WORKERS).fit(X, y), lambda: [me], None),
+        "joblib/loky n_jobs=2": (on_loky, lambda: [me] + sorted(set(descendants(me)) - set(on_pool())),
+                                 lambda path: "joblib_memmapping_folder_" in path),
+        "shmpool joblib backend n_jobs=2": (pooled, on_pool, lambda path: path.startswith(in_segment)),
+        "shmpool Client.map of tree fits": (mapped, on_pool, lambda path: path.startswith(in_segment)),
+    }
+    walls, fitted = {}, {}
     c.put("y", y)
-    walls["shmpool Client.map of tree fits"], fitted = timed(
-        lambda: c.map(fit_one_tree, range(trees), inputs={"X": X, "y": "y"}).result(), repeat)
+    for name, (fit, _, _) in configs.items():
+        walls[name], fitted[name] = timed(fit, repeat)
+    one, forest = fitted["one process (n_jobs=1)"], fitted["shmpool joblib backend n_jobs=2"]
+    assert (forest.predict(X) == one.predict(X)).all() and len(fitted["shmpool Client.map of tree fits"]) == trees
+    one_copy = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes + y.nbytes
+    idle_workers_unmap = lambda: c.map_ranges(lambda b, e: None, rows=WORKERS * 8, chunk=1).result()  # noqa: E731
+    memory = {name: memory_row(fit, pids, holds, one_copy, idle_workers_unmap)
+              for name, (fit, pids, holds) in configs.items()}
     c.delete("y")
-    assert (forest.predict(X) == one.predict(X)).all() and len(fitted) == trees
-    return {key: v["median"] for key, v in walls.items()}
+    return {key: v["median"] for key, v in walls.items()}, memory, one_copy
+
+
+def memory_row(fit, pids, holds_input, one_copy, settle):
+    """One untimed run of fit() sampled every 20 ms: peak summed PSS of its processes, how much
+    that grew over their PSS just before, and the peak summed PSS of the mappings that hold the
+    inputs (None: the inputs live in the one process's heap, no mapping to count). settle()
+    first: a worker unmaps a deleted dataset at its next range, so an idle one still holds the
+    pages of the previous run's inputs."""
+    settle()
+    before = sum(pss_bytes(p) for p in pids())
+    with PssPeak(pids, interval=0.02, holds_input=holds_input) as peak:
+        fit()
+    return {"processes": len(pids()), "peak": peak.peak, "growth": peak.peak - before,
+            "inputs": peak.mapped_peak if holds_input is not None else None, "one_copy": one_copy}
+
+
+def memory_table(rows, one_copy):
+    mib = 1 << 20
+    lines = ["", "### Seed 001 memory: one more (untimed) fit of each, PSS sampled every 20 ms", "",
+             "One copy of the inputs (X's CSR data + indices + indptr, and y): %.2f MiB." % (one_copy / mib),
+             "Processes counted: one process and threads = this one; loky = this one and its descendants (loky workers, "
+             "resource tracker) but not the daemon; shmpool = this one (the client), the daemon and its workers.",
+             "Input mappings: loky = files in joblib's memmapping folder; shmpool = the instance's dataset "
+             "segments in /dev/shm (inputs and each job's pickled code, which for the joblib backend holds "
+             "the pickled batch); before each run a no-op job lets idle workers unmap the previous run's deleted "
+             "inputs. Copies in process heaps (unpickled arguments, sklearn's own CSC float32 "
+             "copy of X) show in the growth column only.",
+             "", "| | processes | peak PSS MiB | growth MiB | growth / one copy | input mappings' PSS MiB | "
+             "input mappings / one copy |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, r in rows.items():
+        mapped = ("%.2f" % (r["inputs"] / mib), "%.3f" % (r["inputs"] / one_copy)) if r["inputs"] is not None \
+            else ("— (heap)", "—")
+        lines.append("| %s | %d | %.1f | %.1f | %.2f | %s | %s |" % (
+            name, r["processes"], r["peak"] / mib, r["growth"] / mib, r["growth"] / one_copy, *mapped))
+    return "\n".join(lines)
 
 
 def time_to_first_range(c, repeat):
@@ -181,6 +238,17 @@ def table(title, rows, unit, baseline):
     return "\n".join(lines)
 
 
+def forest_size(text):
+    """--forest trees,rows,features: three positive integers."""
+    try:
+        size = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        size = ()
+    if len(size) != 3 or min(size) < 1:
+        raise argparse.ArgumentTypeError("--forest wants trees,rows,features (three positive integers), not %r" % text)
+    return size
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ranges", type=int, default=100_000)
@@ -188,7 +256,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--tiny", action="store_true", help="small sizes: a smoke run")
     ap.add_argument("--only", choices=["seed001"], help="run one section")
-    ap.add_argument("--forest", default="40,10000,1000", help="seed 001: trees,rows,features")
+    ap.add_argument("--forest", default="100,20000,2000", type=forest_size,
+                    help="seed 001: trees,rows,features (default: the issue's full size 100,20000,2000)")
     a = ap.parse_args()
     n, big, seed_size, images = (a.ranges, a.big_mib, (64, 200, 100_000), (64, 256))
     if a.tiny:
@@ -199,9 +268,11 @@ def main():
     with tempfile.TemporaryDirectory() as workdir, shmpool_side.daemon(workdir, WORKERS) as d:
         with shmpool.Client(socket=d.socket_path, cleanup=True) as c:
             c.map_ranges(lambda b, e: None, rows=WORKERS * 4, chunk=1).result()  # start the interpreters
-            forest = (4, 500, 50) if a.tiny else tuple(int(v) for v in a.forest.split(","))
+            forest = (4, 500, 50) if a.tiny else a.forest
+            walls, memory, one_copy = seed001(c, d, *forest, a.repeat)
             report.append(table("Seed 001: random forest of %d trees on sparse %d x %d (1%% dense)" % forest,
-                                seed001(c, d.socket_path, *forest, a.repeat), "s (median)", "one process (n_jobs=1)"))
+                                walls, "s (median)", "one process (n_jobs=1)"))
+            report.append(memory_table(memory, one_copy))
             if a.only:
                 print("\n".join(report))
                 return

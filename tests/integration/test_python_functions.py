@@ -3,8 +3,10 @@ shmpoold: results against NumPy, closures and module:function, failures containe
 
 import io
 import os
+import re
 import sys
 import textwrap
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -62,6 +64,40 @@ def test_reductions_equal_numpy_whatever_the_chunking(daemon, chunk):
                             chunk=chunk).result() == y.min()
         assert c.map_ranges(lambda b, e, y: y[b:e].max(), rows=len(y), inputs={"y": "y"}, reduce="max",
                             chunk=chunk).result() == y.max()
+
+
+@pytest.mark.parametrize("chunk", [1, 3])
+def test_integer_reductions_are_exact_as_numpy(daemon, chunk):
+    big = [2 ** 62, 2 ** 62 - 1, 3, 2 ** 53 + 1, -7, 2 ** 53, 2 ** 63 - 1, -(2 ** 63), 11]
+    x = np.array(big, dtype=np.int64)
+    with client(daemon) as c:
+        c.put("x", x)
+        for op in ("sum", "min", "max"):  # NumPy integer scalars: NumPy's int64 accumulator wraps
+            got = c.map_ranges(lambda b, e, x, f=getattr(np, op): f(x[b:e]), rows=len(x), inputs={"x": "x"},
+                               reduce=op, chunk=chunk).result()
+            assert type(got) is int and got == int(getattr(np, op)(x)), op
+        ints = c.map_ranges(lambda b, e: sum(2 ** 53 + 1 for _ in range(b, e)), rows=5, reduce="sum", chunk=chunk)
+        assert ints.result() == 5 * (2 ** 53 + 1)  # Python ints, one past what a double holds
+        assert c.map_ranges(lambda b, e: 2 ** 53 + 1 - b, rows=4, reduce="max", chunk=chunk).result() == 2 ** 53 + 1
+        u = np.array([2 ** 64 - 1, 2 ** 63, 5, 1], dtype=np.uint64)
+        unsigned = c.map_ranges(lambda b, e, u=u: u[b:e].sum(), rows=4, reduce="sum", chunk=chunk).result()
+        assert unsigned == int(u.sum()) == 2 ** 63 + 5  # uint64 wraps as NumPy's
+
+
+def test_mixed_int_and_float_partials_reduce_as_floats(daemon):
+    def mixed(b, e):  # even ranges return an int past 2**53, odd ones a float
+        return 2 ** 53 + 1 if b % 2 == 0 else 0.5
+
+    values = [mixed(b, b + 1) for b in range(6)]
+    with client(daemon) as c:
+        total = c.map_ranges(mixed, rows=6, reduce="sum", chunk=1).result()
+        assert type(total) is float and total == float(sum(Fraction(v) for v in values))  # rounded once
+        top = c.map_ranges(mixed, rows=6, reduce="max", chunk=1).result()
+        assert type(top) is float and top == float(2 ** 53 + 1)
+        with pytest.raises(shmpool.PythonError, match="outside int64"):
+            c.map_ranges(lambda b, e: 2 ** 63, rows=3, reduce="sum").result()  # never rounded silently
+        with pytest.raises(shmpool.PythonError, match="not the complex"):
+            c.map_ranges(lambda b, e: np.complex128(1j), rows=3, reduce="sum").result()
 
 
 def test_closure_and_lambda(daemon):
@@ -400,6 +436,106 @@ def test_executor_submit_and_map(daemon):
     assert no_result_objects_left(daemon), result_objects(daemon)
 
 
+def file_waiter():
+    """wait_for_file(path), in a worker: True once `path` exists (the client side made it),
+    False after 30 s. Made here so that cloudpickle ships it by value."""
+    def wait_for_file(path):
+        import time
+        for _ in range(3000):
+            if os.path.exists(path):
+                return True
+            time.sleep(0.01)
+        return False
+    return wait_for_file
+
+
+def gated_bar(tqdm, gate, counts):
+    """A tqdm bar into a string that records its counts and creates `gate` when it first moves."""
+    class GateBar(tqdm.tqdm):
+        def update(self, n=1):
+            counts.append(self.n + n)
+            open(gate, "w").close()
+            return super().update(n)
+    text = io.StringIO()
+    return GateBar(file=text, mininterval=0), text
+
+
+def test_executor_progress_reaches_the_total_and_moves_during_the_run(daemon, tmp_path):
+    tqdm = pytest.importorskip("tqdm")
+    wait_for_file = file_waiter()
+    counts, gate = [], str(tmp_path / "moved")
+    bar, text = gated_bar(tqdm, gate, counts)
+    with shmpool.Executor(socket=daemon.socket_path, progress=bar) as ex:  # a bar over the submitted calls
+        futures = [ex.submit(pow, i, 2) for i in range(5)] + [ex.submit(wait_for_file, gate)]
+        assert [f.result() for f in futures] == [0, 1, 4, 9, 16, True]  # the last call saw the bar move
+    assert (bar.n, bar.total) == (6, 6) and "6/6" in text.getvalue()
+    assert counts == sorted(counts) and counts[0] < 6, counts
+
+    counts, gate = [], str(tmp_path / "map-moved")
+    bar, text = gated_bar(tqdm, gate, counts)
+    with shmpool.Executor(socket=daemon.socket_path) as ex:  # map: its job's ranges
+        got = list(ex.map(lambda i, g=gate: wait_for_file(g) if i == 11 else i, range(12), chunksize=1,
+                          progress=bar))
+    assert got == list(range(11)) + [True]
+    assert (bar.n, bar.total) == (12, 12) and "12/12" in text.getvalue()
+    assert counts == sorted(counts) and counts[0] < 12, counts
+    assert no_result_objects_left(daemon), result_objects(daemon)
+
+
+def test_joblib_verbose_lists_tasks_as_they_complete(daemon, tmp_path, monkeypatch):
+    joblib = pytest.importorskip("joblib")
+    from shmpool.joblib import register
+    register()
+    gate, lines, wait_for_file = str(tmp_path / "done-printed"), [], file_waiter()
+
+    class Recorder:  # joblib writes its progress to sys.stderr
+        def write(self, text):
+            lines.append(text)
+            if "Done" in text:
+                open(gate, "w").close()
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stderr", Recorder())
+    with joblib.parallel_backend("shmpool", n_jobs=2, socket=daemon.socket_path):
+        got = joblib.Parallel(verbose=11)(joblib.delayed(lambda i, g=gate: wait_for_file(g) if i == 7 else i)(i)
+                                         for i in range(8))
+    monkeypatch.undo()
+    assert got == list(range(7)) + [True]  # the last task saw a "Done" line printed before it ended
+    done = [int(n) for n in re.findall(r"Done\s+(\d+)", "".join(lines))]
+    assert len(done) >= 2 and done == sorted(done) and done[-1] == 8, lines
+    assert "Done   8 out of   8" in "".join(lines), lines
+
+
+def test_a_failed_joblib_batch_cancels_the_others_and_shutdown_can_cancel(daemon_factory, tmp_path):
+    joblib = pytest.importorskip("joblib")
+    from shmpool.joblib import register
+    register()
+    d, never, wait_for_file = daemon_factory.new(extra_args=GRACE), str(tmp_path / "never"), file_waiter()
+
+    def task(i, never=never):
+        if i == 0:
+            raise ValueError("batch 0 fails")
+        return wait_for_file(never)  # 30 s unless cancelled
+
+    with d.conn() as conn:
+        before = conn.ok("stats")["jobs"]["cancelled"]
+        with pytest.raises(shmpool.PythonError, match="batch 0 fails"):
+            with joblib.parallel_backend("shmpool", n_jobs=2, socket=d.socket_path):
+                joblib.Parallel(batch_size=1)(joblib.delayed(task)(i) for i in range(4))
+        assert conn.ok("stats")["jobs"]["cancelled"] - before == 3  # not waited for: cancelled
+        assert conn.ok("stats")["active_jobs"] == []
+
+    with shmpool.Executor(socket=d.socket_path) as ex:
+        waiting = [ex.submit(wait_for_file, never) for _ in range(12)]  # 8 awaited, 4 in line
+        ex.shutdown(wait=False, cancel_futures=True)
+        for job in [f.shmpool_job for f in waiting]:
+            job.cancel()  # the 8 awaited ones run on: end them here
+    assert sum(f.cancelled() for f in waiting) == 4
+    assert no_result_objects_left(d), result_objects(d)
+
+
 def test_joblib_backend_puts_large_arrays_once_and_sklearn_predicts_as_one_process(daemon):
     joblib = pytest.importorskip("joblib")
     ensemble = pytest.importorskip("sklearn.ensemble")
@@ -415,6 +551,17 @@ def test_joblib_backend_puts_large_arrays_once_and_sklearn_predicts_as_one_proce
     with joblib.parallel_backend("shmpool", n_jobs=2, socket=daemon.socket_path):
         sums = joblib.Parallel()(joblib.delayed(column_sum)(X, j) for j in range(8))
     np.testing.assert_allclose(sums, X.sum(0), rtol=1e-12)
+
+    sparse = pytest.importorskip("scipy.sparse")
+    S = sparse.random(20_000, 40, density=0.25, format="csc", random_state=9)  # 2.4 MB: three datasets
+
+    def sparse_column_sum(S, j):
+        assert S.format == "csc" and not S.data.flags.writeable and not S.indices.flags.owndata  # mapped
+        return S[:, j].sum()
+
+    with joblib.parallel_backend("shmpool", n_jobs=2, socket=daemon.socket_path):
+        sums = joblib.Parallel()(joblib.delayed(sparse_column_sum)(S, j) for j in range(6))
+    np.testing.assert_allclose(sums, np.asarray(S.sum(0)).ravel()[:6], rtol=1e-12)
 
     Xc, yc = datasets_.make_classification(n_samples=600, n_features=20, n_informative=6, random_state=0)
     one = ensemble.RandomForestClassifier(n_estimators=24, n_jobs=1, random_state=3).fit(Xc, yc)

@@ -97,7 +97,8 @@ public:
                 {"python", "the client's Python \"major.minor\"; must be the workers' (" SHMPOOL_PYTHON_MINOR ")"},
                 {"function", "\"module:function\" importable in the workers (else input _code: a cloudpickled callable)"},
                 {"output", "{\"dtype\", \"shape\"}: a writable output array the function fills (optional)"},
-                {"reduce", "\"sum\", \"min\" or \"max\" of the numbers the function returns (optional)"},
+                {"reduce", "\"sum\", \"min\" or \"max\" of the numbers the function returns (optional; ints "
+                           "exact in int64, NumPy unsigned in uint64, a mix with floats a float)"},
                 {"args", "any JSON, handed to the function as `params` (optional)"},
                 {"sparse", "{name: [rows, cols]}: inputs name__data, name__indices, name__indptr are one CSR "
                            "matrix, handed to the function as `name` (scipy.sparse.csr_matrix, no copy)"},

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include "common/error.h"
 #include "worker/python/runtime_api.h"
@@ -105,6 +106,20 @@ PyObject* unwrap(PyObject* outcome, const char* what) {
     return Py_NewRef(value);
 }
 
+// worker_side's (kind, number) as a Partial: "int64" and "uint64" exact, "real" a double.
+Partial partial_of(PyObject* pair) {
+    const char* kind = nullptr;
+    PyObject* number = nullptr;  // borrowed
+    if (!PyArg_ParseTuple(pair, "sO", &kind, &number)) fail("reading the range's (kind, number)");
+    Partial p;
+    std::string_view k(kind);
+    if (k == "int64") p.kind = NumberKind::int64, p.integer = static_cast<uint64_t>(PyLong_AsLongLong(number));
+    else if (k == "uint64") p.kind = NumberKind::uint64, p.integer = PyLong_AsUnsignedLongLong(number);
+    else p.value = PyFloat_AsDouble(number);
+    if (PyErr_Occurred()) fail("a reducing function's " + std::string(k) + " number");
+    return p;
+}
+
 class PythonRun : public KernelRun {
 public:
     explicit PythonRun(PyObject* job) : job_(job) {}
@@ -115,10 +130,9 @@ public:
     Partial reduce(uint64_t begin, uint64_t end) override {
         Ref value(call(begin, end));
         if (value.p == Py_None) return {};
-        double x = PyFloat_AsDouble(value.p);
-        if (x == -1.0 && PyErr_Occurred())
-            throw Error(ErrorCode::python_error, pending_error("a reducing function must return a number"));
-        return Partial{.kind = NumberKind::real, .value = x, .index = static_cast<int64_t>(begin), .count = 1};
+        Partial p = partial_of(value.p);
+        p.index = static_cast<int64_t>(begin), p.count = 1;
+        return p;
     }
 
     uint64_t store_result(const std::string& object_name) override {

@@ -193,7 +193,8 @@ class Client:
         array under its role name, `out` (when out=(dtype, shape)) the writable output array in
         which it writes its rows, `params` (if fn takes it) the JSON-able `params`. With
         reduce="sum"/"min"/"max", the numbers fn returns are combined once per range, in range
-        order; Job.result() is then that value, else the output array (or None)."""
+        order (ints exactly in int64, as NumPy's; a mix with floats as a float; docs/python.md);
+        Job.result() is then that value, else the output array (or None)."""
         from .functions import map_ranges
         return map_ranges(self, fn, rows, inputs, out, reduce, params, chunk, output, timeout)
 

@@ -1,9 +1,12 @@
 # The joblib backend "shmpool": joblib.Parallel (and sklearn's n_jobs) run their batches in
-# shmpoold's warm workers; large NumPy arguments are put once as datasets, not pickled per task.
+# shmpoold's warm workers; large arrays and CSR/CSC matrices are put once as datasets, not pickled per task.
 """joblib backend: ``from shmpool.joblib import register; register()`` then
 ``with joblib.parallel_backend("shmpool"): ...`` (docs/python.md)."""
 
+import itertools
+
 import numpy as np
+from joblib._parallel_backends import AutoBatchingMixin
 from joblib.parallel import ParallelBackendBase, register_parallel_backend
 
 from .executor import Executor
@@ -12,7 +15,11 @@ LARGE_BYTES = 1 << 20  # arrays at least this big become datasets (joblib's own 
 MAX_INPUTS = 7         # roles a job may take besides its code
 
 
-class ShmpoolBackend(ParallelBackendBase):
+class ShmpoolBackend(AutoBatchingMixin, ParallelBackendBase):
+    """Each batch is a job of one item; its future settles as the job ends, and joblib's
+    callback (progress for verbose=, the next dispatch, batch timing for auto-batching as loky
+    has it) runs then, one callback at a time."""
+
     supports_timeout = True
     supports_sharedmem = False
 
@@ -20,7 +27,8 @@ class ShmpoolBackend(ParallelBackendBase):
         super().__init__(nesting_level=nesting_level, inner_max_num_threads=inner_max_num_threads, **kw)
         self.instance, self.socket = instance, socket
         self._executor = None
-        self._datasets = {}  # id(array) -> (array, dataset name): put once, deleted at terminate
+        self._datasets = {}  # id(array or matrix) -> (it, its dataset names): put once, deleted at terminate
+        self._names = itertools.count()
 
     def effective_n_jobs(self, n_jobs):
         if n_jobs is None or n_jobs < 0:
@@ -59,34 +67,64 @@ class ShmpoolBackend(ParallelBackendBase):
         batch.items = new_items
 
     def _dataset_arg(self, value, inputs):
-        if not isinstance(value, np.ndarray) or value.nbytes < LARGE_BYTES or value.dtype.name not in _DTYPES:
-            return value
-        known = self._datasets.get(id(value))
-        if known is None:
-            name = "_joblib.%x.%d" % (id(self), len(self._datasets))
-            self._executor._client.put(name, np.ascontiguousarray(value))
-            known = self._datasets[id(value)] = (value, name)
-        role = next((r for r, n in inputs.items() if n == known[1]), None)
-        if role is None:
-            if len(inputs) >= MAX_INPUTS:
+        """A large array as a DatasetArg, a large CSR/CSC matrix as a SparseArg; else value."""
+        if _sparse_format(value) is not None:
+            parts = [getattr(value, p) for p in _SPARSE_PARTS]
+            if sum(p.nbytes for p in parts) < LARGE_BYTES or not all(_puttable(p) for p in parts):
                 return value
-            role = "a%d" % len(inputs)
-            inputs[role] = known[1]
-        return DatasetArg(role)
+            roles = self._roles(value, parts, inputs)
+            return value if roles is None else SparseArg(_sparse_format(value), value.shape, roles)
+        if not isinstance(value, np.ndarray) or value.nbytes < LARGE_BYTES or not _puttable(value):
+            return value
+        roles = self._roles(value, [value], inputs)
+        return value if roles is None else DatasetArg(roles[0])
+
+    def _roles(self, owner, arrays, inputs):
+        """The job's roles for `arrays` (put as datasets once per owner object, kept alive with
+        it); None when the job has no room left for them."""
+        known = self._datasets.get(id(owner))
+        if known is None:
+            names = []
+            for array in arrays:
+                names.append("_joblib.%x.%d" % (id(self), next(self._names)))
+                self._executor._client.put(names[-1], np.ascontiguousarray(array))
+            known = self._datasets[id(owner)] = (owner, names)
+        missing = [n for n in known[1] if n not in inputs.values()]
+        if len(inputs) + len(missing) > MAX_INPUTS:
+            return None
+        for name in missing:
+            inputs["a%d" % len(inputs)] = name
+        by_name = {n: r for r, n in inputs.items()}
+        return [by_name[n] for n in known[1]]
 
     def terminate(self):
         if self._executor is not None:
             self._executor.shutdown(wait=True)  # also deletes the datasets it put (cleanup)
             self._executor = None
         self._datasets = {}
+        self.reset_batch_stats()
 
     def abort_everything(self, ensure_ready=True):
+        """A batch failed: cancel the others (queued or running) rather than wait for them."""
+        if self._executor is not None:
+            self._executor.cancel_all()
         self.terminate()
         if ensure_ready:
             self.configure(n_jobs=self.parallel.n_jobs, parallel=self.parallel)
 
 
 _DTYPES = ("float64", "float32", "int64", "int32", "uint8")
+_SPARSE_PARTS = ("data", "indices", "indptr")
+
+
+def _puttable(array):
+    return array.dtype.name in _DTYPES and array.ndim >= 1
+
+
+def _sparse_format(value):
+    """"csr" or "csc" for a SciPy matrix of those formats (rebuilt in the worker with no copy)."""
+    fmt = getattr(value, "format", None)
+    return fmt if fmt in ("csr", "csc") and all(hasattr(value, p) for p in _SPARSE_PARTS) else None
 
 
 class DatasetArg:
@@ -94,6 +132,22 @@ class DatasetArg:
 
     def __init__(self, role):
         self.role = role
+
+    def resolve(self, mapped):
+        return mapped[self.role]
+
+
+class SparseArg:
+    """Stands in a call for a large CSR/CSC matrix whose data, indices and indptr were put once
+    as datasets; the worker rebuilds the matrix over their read-only mappings (no copy)."""
+
+    def __init__(self, fmt, shape, roles):
+        self.fmt, self.shape, self.roles = fmt, tuple(shape), roles
+
+    def resolve(self, mapped):
+        import scipy.sparse
+        matrix = scipy.sparse.csr_matrix if self.fmt == "csr" else scipy.sparse.csc_matrix
+        return matrix(tuple(mapped[r] for r in self.roles), shape=self.shape, copy=False)
 
 
 class _Swapped:
@@ -119,7 +173,7 @@ def _run_batch(batch, **inputs):
 
 
 def _resolve(value):
-    return _CURRENT_INPUTS[value.role] if isinstance(value, DatasetArg) else value
+    return value.resolve(_CURRENT_INPUTS) if isinstance(value, (DatasetArg, SparseArg)) else value
 
 
 def register():

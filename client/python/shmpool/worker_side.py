@@ -52,6 +52,32 @@ def _is_number(value):
     return isinstance(value, (int, float, np.number)) or (isinstance(value, np.ndarray) and value.ndim == 0)
 
 
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+
+
+def _partial(value, begin, end):
+    """(kind, number) of a number the function returned, as NumPy's dtype kind says: "int64" for
+    Python ints, bools and signed NumPy integers, "uint64" for unsigned ones, "real" for floats.
+    The daemon sums integers exactly (wrapping modulo 2**64 as NumPy's accumulator does)."""
+    if isinstance(value, (bool, int)):
+        kind = "i"
+    elif isinstance(value, float):
+        kind = "f"
+    else:
+        kind = np.asarray(value).dtype.kind
+    if kind == "c":
+        raise TypeError("a reducing function must return a real number, not the complex %r" % (value,))
+    if kind not in "iub":
+        return "real", float(value)
+    number = int(value)
+    if kind == "u":
+        return "uint64", number
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise OverflowError("range [%d, %d) returned the int %d, outside int64: Python ints reduce exactly "
+                            "in int64 only; return float(x) to reduce as doubles" % (begin, end, number))
+    return "int64", number
+
+
 def _write_object(name, data):
     """Creates the shm object `name` holding `data`; never leaves it half-written."""
     path = "/dev/shm/" + name
@@ -110,14 +136,14 @@ class Job:
         self.stash = _NOTHING  # the last range's result, for store()
 
     def run(self, begin, end):
-        """(True, a number for the daemon to reduce, or None) or (False, traceback)."""
+        """(True, (kind, number) for the daemon to reduce, or None) or (False, traceback)."""
         try:
             if self.items is not None:
                 self.stash = [self.fn(item, **self.kwargs) for item in self.items[begin:end]]
                 return True, None
             value = self.fn(begin, end, **self.kwargs)
             if self.reduce and _is_number(value):
-                return True, value
+                return True, _partial(value, begin, end)
             if self.reduce and value is not None:
                 self.stash = value  # an array: combined by the client, in range order
             return True, None
