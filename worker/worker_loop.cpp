@@ -70,10 +70,12 @@ public:
     }
 
 private:
-    // Drops finished jobs' state first: the loop comes back here after every wake that brought
-    // no work (the 500 ms idle check included), so an ended job is let go within that period.
+    // Drops finished jobs' state and deleted datasets' mappings first: the loop comes back here
+    // after every wake that brought no work (the 500 ms idle check included), so an idle
+    // worker lets go of an ended job, and of a deleted dataset's pages, within that period.
     void wait_for_work() {
         forget_finished_jobs();
+        sync_deletions();
         slot_.sleeping.store(1, std::memory_order_seq_cst);
         uint32_t seen = slot_.doorbell.load(std::memory_order_seq_cst);
         if (slot_.todo.empty()) futex_wait(slot_.doorbell, seen, kIdleCheckMs);

@@ -341,3 +341,18 @@ def test_an_idle_worker_takes_a_new_job_before_a_busy_one_queues_it(daemon):
     for j in (first, second):
         c.ok("job.cancel", job=j["job"])
     h.wait_pool_idle(daemon, 2)
+
+
+def test_idle_workers_unmap_a_deleted_dataset(daemon):
+    """A dataset read by both workers and then deleted leaves no mapping in them while they
+    idle: its pages are freed within the idle check, not at the workers' next range."""
+    pids = [w["pid"] for w in daemon.workers() if w["pid"]]
+    with daemon.conn() as c:
+        seg = h.expect_ok(h.put_shm(c, "gone", np.ones(1 << 18)), "put")["segment"]
+        h.run_job(c, "reduce", {"x": "gone"}, params={"op": "sum"}, chunk=1 << 12)
+
+        def mapped():
+            return [pid for pid in pids for line in open("/proc/%d/maps" % pid) if seg in line]
+        assert mapped(), "no worker maps the dataset it just read"
+        c.ok("dataset.delete", name="gone")
+        assert h.wait_until(lambda: not mapped(), 3.0), "idle workers still map %s: %s" % (seg, mapped())
