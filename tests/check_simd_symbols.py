@@ -7,9 +7,9 @@ import re
 import subprocess
 import sys
 
-# a function template's name starts with its return type ("void shmpool::..."); ASan adds an
-# ODR indicator per global (__odr_asan.<mangled table name>)
-ALLOWED = re.compile(r"^((?:\S+ )?shmpool::kernels::path_(\w+)::|shmpool::kernels::simd_loops_(\w+)$"
+# a function template's name starts with its return type ("void shmpool::...", "std::pair<double,
+# bool> shmpool::..."); ASan adds an ODR indicator per global (__odr_asan.<mangled table name>)
+ALLOWED = re.compile(r"^((?:[\w:]+(?:<[^<>]*>)?[*&]* )?shmpool::kernels::path_(\w+)::|shmpool::kernels::simd_loops_(\w+)$"
                      r"|DW\.ref\.__gxx_personality_v0$|__odr_asan\._ZN7shmpool7kernels\d+simd_loops_(\w+)E$)")
 
 

@@ -51,6 +51,18 @@ struct LineFilter {
     const double* const* line_taps;  // line + k for k in [0, 2·radius]
 };
 
+// reduce: a compensated sum, value + comp (comp is 0 when the sum is inf or NaN); an extreme
+// and the index of its first occurrence (or of the first NaN), as NumPy's min/argmin.
+struct SumParts {
+    double value = 0, comp = 0;
+};
+
+template <class T>
+struct Best {
+    T value;
+    uint64_t index;
+};
+
 struct SimdLoops {
     SimdPath path;
     // Fills `tile` with points [0, tile.count) of `points` (x, y pairs); false when one lies
@@ -62,6 +74,14 @@ struct SimdLoops {
     void (*correlate_f32)(const Correlation<float, float>& c);
     void (*filter_lines_f64)(const LineFilter<double>& f);
     void (*filter_lines_f32)(const LineFilter<float>& f);
+    // reduce over p[0..n): Neumaier per DoubleVec lane, the path's lanes folded in order (so a
+    // path's sums are those of a build compiled for it); extremes need n >= 1.
+    SumParts (*sum_f64)(const double* p, uint64_t n);
+    SumParts (*sum_f32)(const float* p, uint64_t n);
+    Best<double> (*min_f64)(const double* p, uint64_t n);
+    Best<double> (*max_f64)(const double* p, uint64_t n);
+    Best<float> (*min_f32)(const float* p, uint64_t n);
+    Best<float> (*max_f32)(const float* p, uint64_t n);
 };
 
 const SimdLoops& simd_loops();                  // of simd_path()
