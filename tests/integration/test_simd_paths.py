@@ -12,7 +12,7 @@ from test_cdist_map_reduce import check_whole
 from test_seed_kernels import assert_gaussian_close, bigdata, reference_per_grid, rel, BIL_RTOL
 
 PATHS = ["baseline", "avx2", "avx512", "native"]
-DISPATCHED = {"bilinear_exp_sum", "gaussian", "reduce"}
+DISPATCHED = {"bilinear_exp_sum", "cdist", "gaussian", "reduce"}
 
 
 @pytest.fixture(scope="module")

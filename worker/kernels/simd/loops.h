@@ -63,6 +63,18 @@ struct Best {
     uint64_t index;
 };
 
+// cdist's non-euclidean metrics (minkowski2: p = 2, and p = 1 is cityblock), rows of X (n×d)
+// against Y (m×d) into out (n×m): over y_transposed (Y as d×m, a TransposedPoints) when set,
+// else over Y's rows; cosine reads y_norms, |Y[j]| of cdist_norms.
+enum class CdistMetric { cityblock, chebyshev, cosine, minkowski2, minkowski };
+struct CdistRows {
+    CdistMetric metric;
+    double p;  // minkowski
+    const double *x, *y, *y_transposed, *y_norms;
+    double* out;
+    uint64_t n, m, d;
+};
+
 struct SimdLoops {
     SimdPath path;
     // Fills `tile` with points [0, tile.count) of `points` (x, y pairs); false when one lies
@@ -82,6 +94,8 @@ struct SimdLoops {
     Best<double> (*max_f64)(const double* p, uint64_t n);
     Best<float> (*min_f32)(const float* p, uint64_t n);
     Best<float> (*max_f32)(const float* p, uint64_t n);
+    void (*cdist_rows)(const CdistRows& job, uint64_t begin, uint64_t end);
+    void (*cdist_norms)(const double* y, uint64_t m, uint64_t d, double* norms);
 };
 
 const SimdLoops& simd_loops();                  // of simd_path()

@@ -2,6 +2,7 @@
 // path's -march and SHMPOOL_SIMD_PATH (baseline, avx2, avx512 or native).
 #include "worker/kernels/reduce_loops.h"
 #include "worker/kernels/simd/bilinear_loops.h"
+#include "worker/kernels/simd/cdist_loops.h"
 #include "worker/kernels/simd/gaussian_loops.h"
 #include "worker/kernels/simd/loops.h"
 
@@ -28,6 +29,8 @@ const SimdLoops SHMPOOL_LOOPS_OF(SHMPOOL_SIMD_PATH) = {
     .max_f64 = &reduce_loops::span_extreme<true, double>,
     .min_f32 = &reduce_loops::span_extreme<false, float>,
     .max_f32 = &reduce_loops::span_extreme<true, float>,
+    .cdist_rows = &cdist::rows,
+    .cdist_norms = &cdist::norms,
 };
 
 }  // namespace shmpool::kernels
