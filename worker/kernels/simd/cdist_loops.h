@@ -105,19 +105,25 @@ inline double CosineMetric::row(const double* x) const { return std::sqrt(pair_r
 // Rows of Y per block: about 128 KB of Y stays in L2 while every row of the range passes.
 constexpr uint64_t kBlockDoubles = 16384;
 
+// row[j] for j in [first, last): the distances of x to Y's rows j. Kept out of line: inlined
+// into blocked_rows' loops, GCC 12 tuning for this Rocket Lake (-march=native) ran out of
+// registers and spilled x and its vector to the stack on every step over k (cityblock d=64
+// 1.4x slower than the same loop before dispatch; objdump, see docs/benchmarks.md).
+template <class M>
+[[gnu::noinline]] void row_block(const M& metric, const double* x, const double* y, uint64_t d, uint64_t first,
+                                 uint64_t last, double* row) {
+    double x_state = metric.row(x);
+    for (uint64_t j = first; j < last; ++j) row[j] = metric.finish(pair_reduce(metric, x, y + j * d, d), x_state, j);
+}
+
 // Larger d: per block of Y rows, each row of X, the inner loop over contiguous k.
 template <class M>
 void blocked_rows(const M& metric, const CdistRows& job, uint64_t begin, uint64_t end) {
     uint64_t block_rows = std::max<uint64_t>(1, kBlockDoubles / job.d);
     for (uint64_t first = 0; first < job.m; first += block_rows) {
         uint64_t last = std::min(job.m, first + block_rows);
-        for (uint64_t i = begin; i < end; ++i) {
-            const double* x = job.x + i * job.d;
-            double* row = job.out + i * job.m;
-            double x_state = metric.row(x);
-            for (uint64_t j = first; j < last; ++j)
-                row[j] = metric.finish(pair_reduce(metric, x, job.y + j * job.d, job.d), x_state, j);
-        }
+        for (uint64_t i = begin; i < end; ++i)
+            row_block(metric, job.x + i * job.d, job.y, job.d, first, last, job.out + i * job.m);
     }
 }
 
