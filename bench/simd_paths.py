@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The SIMD paths side by side (issue #15): each seed kernel through shmpoold builds given on
 the command line (e.g. a native and a portable build), on every path each offers (SHMPOOL_CPU),
-in one run; medians of wall times, ratios to the first build's default path; then gaussian's
-bytes per second in both dtypes beside SciPy in one process and the machine's copy bandwidth.
+in one run; medians of job walls and of the workers' CPU per job, ratios to the first build's
+first path; then gaussian's bytes per second in both dtypes beside SciPy in one process and the
+machine's copy bandwidth.
 
 Usage: bench/simd_paths.py --build LABEL=DIR[@PATH,...] [--build ...] [--repeat N] [--workers W]
 Without @PATHs, every path the build offers; a shmpoold that predates dispatch runs its one, "-".
@@ -11,6 +12,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
 import numpy as np  # noqa: E402
@@ -19,7 +21,7 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
 import references as ref  # noqa: E402
 import shmpool_side as sp  # noqa: E402
-from measure import timed  # noqa: E402
+from measure import summary, timed  # noqa: E402
 
 h = sp.h
 SIGMA = 1.5 ** 0.5
@@ -31,7 +33,8 @@ def seed_inputs():
     return {"X": r.random((4000, 64)), "Y": r.random((4000, 64)), "P": r.random((6000, 3)),
             "images": images, "images32": images.astype(np.float32),
             "Z": r.random((50, 50, 50)), "Q": r.uniform(0, 49, (200000, 2)),
-            "X2": r.random((2000, 64)), "Y2": r.random((2000, 64)), "M": r.random((4000, 1000)),
+            "X2": r.random((2000, 64)), "Y2": r.random((2000, 64)), "X8": r.random((2000, 8)),
+            "Y8": r.random((2000, 8)), "M": r.random((4000, 1000)),
             "R": r.random(1 << 24)}
 
 
@@ -41,8 +44,9 @@ SEEDS = [  # title, kernel, inputs, params
     ("gaussian 20000x28x28 float32", "gaussian", {"images": "images32"}, {"sigma": SIGMA}),
     ("rbf N=6000", "rbf", {"points": "P"}, {}),
     ("euclidean 4000x4000, d=64", "euclidean", {"X": "X", "Y": "Y"}, {}),
-    # not dispatched: do they lose in a portable build?
     ("cdist cityblock 2000x2000, d=64", "cdist", {"X": "X2", "Y": "Y2"}, {"metric": "cityblock"}),
+    ("cdist chebyshev 2000x2000, d=64", "cdist", {"X": "X2", "Y": "Y2"}, {"metric": "chebyshev"}),
+    ("cdist cityblock 2000x2000, d=8", "cdist", {"X": "X8", "Y": "Y8"}, {"metric": "cityblock"}),
     ("map exp 4000x1000", "map", {"x": "M"}, {"op": "exp"}),
     ("reduce sum 2^24", "reduce", {"x": "R"}, {"op": "sum"}),
 ]
@@ -73,25 +77,30 @@ def with_daemon(workdir, shmpoold, workers, path, fn):
 
 
 def workers_cpu_s(d):
-    """User + system CPU seconds the daemon's workers have used: unlike wall time, it does not
+    """User + system CPU seconds the daemon's workers have used, read from each one's process
+    CPU clock (nanoseconds; /proc/PID/stat counts 10 ms ticks): unlike wall time, it does not
     count the time a loaded machine keeps them waiting for a core."""
-    total = 0
-    for w in d.workers():
-        if w["pid"]:
-            fields = open("/proc/%d/stat" % w["pid"]).read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    return sum(time.clock_gettime(((~w["pid"]) << 3) | 2) for w in d.workers() if w["pid"])  # CPUCLOCK_SCHED
 
 
 def time_seeds(d, data, repeat):
-    """{title: (wall summary, workers' CPU seconds per job)} of each workload."""
+    """{title: (summary of job walls, summary of the workers' CPU seconds per job)} of each
+    workload: `repeat` jobs after a warm-up, each one's output deleted before the next."""
     for name in {n for _, _, inputs, _ in SEEDS for n in inputs.values()}:
         sp.put(d, name, data[name])
     out = {}
+    conn = sp.Conn(d.socket_path)
     for title, kernel, inputs, params in SEEDS:
-        cpu0 = workers_cpu_s(d)
-        walls, _ = sp.job_walls(d, kernel, inputs, params, repeat)
-        out[title] = (walls, (workers_cpu_s(d) - cpu0) / (repeat + 1))  # + the warm-up run
+        walls, cpus = [], []
+        for i in range(repeat + 1):
+            cpu0, t0 = workers_cpu_s(d), time.perf_counter()
+            job = sp.submit(conn, kernel, inputs, params)
+            wall, cpu = time.perf_counter() - t0, workers_cpu_s(d) - cpu0
+            sp.discard_output(d, job)
+            if i:
+                walls.append(wall)
+                cpus.append(cpu)
+        out[title] = (summary(walls), summary(cpus))
     return out
 
 
@@ -148,12 +157,12 @@ def print_report(builds, rows, gauss, copy_bps, a, load):
         base = rows[base_key][title][0]["median"]
         cells = [f"{r[title][0]['median']:.4f} s ({r[title][0]['median'] / base:.2f}x)" for r in rows.values()]
         print(f"| {title} | " + " | ".join(cells) + " |")
-    print("\nWorkers' CPU seconds per job (user + system, all workers; ratio to the same base)\n")
+    print("\nWorkers' CPU seconds per job, medians (user + system, all workers; ratio to the same base)\n")
     print("| workload | " + " | ".join(f"{lab} {p or '-'}" for lab, p in rows) + " |")
     print("|---|" + "---|" * len(rows))
     for title, *_ in SEEDS:
-        base = rows[base_key][title][1]
-        cells = [f"{r[title][1]:.3f} s ({r[title][1] / base:.2f}x)" for r in rows.values()]
+        base = rows[base_key][title][1]["median"]
+        cells = [f"{r[title][1]['median']:.4f} s ({r[title][1]['median'] / base:.2f}x)" for r in rows.values()]
         print(f"| {title} | " + " | ".join(cells) + " |")
     print(f"\ngaussian on {builds[0][0]} (its default path), {a.workers} workers; copy bandwidth "
           f"(np.copyto, read + write) {copy_bps / 1e9:.1f} GB/s\n")

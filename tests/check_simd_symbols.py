@@ -7,15 +7,37 @@ import re
 import subprocess
 import sys
 
-# a function template's name starts with its return type ("void shmpool::..."); ASan adds an
-# ODR indicator per global (__odr_asan.<mangled table name>)
-ALLOWED = re.compile(r"^((?:\S+ )?shmpool::kernels::path_(\w+)::|shmpool::kernels::simd_loops_(\w+)$"
-                     r"|DW\.ref\.__gxx_personality_v0$|__odr_asan\._ZN7shmpool7kernels\d+simd_loops_(\w+)E$)")
+# Mangled names, read from the front: the namespace comes first whatever a template's return
+# type (which demangling puts before it). _ZN/_ZNK...: a function or member (K: const); _ZZN:
+# an entity local to one (a lambda's call operator); _ZGVZN: its guard.
+IN_PATH = re.compile(r"^_Z(?:GV)?Z?N[KVRO]*7shmpool7kernels(\d+)path_")
+TABLE = re.compile(r"^(?:__odr_asan\.)?_ZN7shmpool7kernels\d+simd_loops_(\w+)E$")  # ASan: ODR indicator
+# libstdc++'s <experimental/simd> names the compiler's target flags in its out-of-line helpers
+# (std::experimental::copysign<..., _MachineFlagsTemplate<flags...>>, kept by -O2 under ASan):
+# distinct per -march, so the linker never merges two paths' copies.
+STD_SIMD = re.compile(r"^_ZNSt12experimental\w*_MachineFlagsTemplateIJ((?:Lm\d+E)+)E")
+ALWAYS = {"DW.ref.__gxx_personality_v0"}
+
+
+def path_of(name):
+    """('path', p) for a symbol of path_<p> or its table, ('flags', f) for a libstdc++ simd
+    helper built for target flags f, ('', None) for anything allowed and pathless, else None."""
+    m = IN_PATH.match(name)
+    if m:
+        length = int(m.group(1))
+        return ("path", name[m.end(1):m.end(1) + length][len("path_"):])
+    m = TABLE.match(name)
+    if m:
+        return ("path", m.group(1))
+    m = STD_SIMD.match(name)
+    if m:
+        return ("flags", m.group(1))
+    return ("", None) if name in ALWAYS else None
 
 
 def members(archive):
-    """{member index: [(type, demangled name)]} of the archive's loops_path.cpp.o members."""
-    out = subprocess.run(["nm", "-C", "--defined-only", archive], capture_output=True, text=True, check=True).stdout
+    """[(type, mangled name)] per loops_path.cpp.o member of the archive."""
+    out = subprocess.run(["nm", "--defined-only", archive], capture_output=True, text=True, check=True).stdout
     found, current = [], None
     for line in out.splitlines():
         if line.endswith(":"):
@@ -29,19 +51,26 @@ def members(archive):
     return found
 
 
+def demangled(name):
+    return subprocess.run(["c++filt", name], capture_output=True, text=True).stdout.strip()[:300]
+
+
 def main():
     objects = members(sys.argv[1])
     if not objects:
         sys.exit("no loops_path.cpp.o in %s" % sys.argv[1])
-    problems = []
-    for symbols in objects:
+    problems, flags_owner = [], {}
+    for index, symbols in enumerate(objects):
         paths = set()
         for kind, name in symbols:
-            m = ALLOWED.match(name)
-            if not m:
-                problems.append("%s %s" % (kind, name))
-            elif m.group(2) or m.group(3) or m.group(4):
-                paths.add(m.group(2) or m.group(3) or m.group(4))
+            what = path_of(name)
+            if what is None:
+                problems.append("%s %s" % (kind, demangled(name)))
+            elif what[0] == "path":
+                paths.add(what[1])
+            elif what[0] == "flags" and flags_owner.setdefault(what[1], index) != index:
+                problems.append("two path objects define libstdc++ simd helpers for the same target "
+                                "flags: %s" % demangled(name))
         if len(paths) != 1:
             problems.append("an object defines symbols of paths %s" % sorted(paths))
     if problems:

@@ -1,15 +1,18 @@
 """Runtime CPU dispatch through a real daemon: SHMPOOL_CPU forces each SIMD path this build and
-CPU offer, `kernels` names it, and gaussian and bilinear_exp_sum agree with SciPy on every path."""
+CPU offer, `kernels` names it, and gaussian, bilinear_exp_sum, cdist and reduce agree with
+SciPy/NumPy on every path."""
 
 import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
+from scipy.spatial.distance import cdist
 
 import shmpool_harness as h
+from test_cdist_map_reduce import check_whole
 from test_seed_kernels import assert_gaussian_close, bigdata, reference_per_grid, rel, BIL_RTOL
 
 PATHS = ["baseline", "avx2", "avx512", "native"]
-DISPATCHED = {"bilinear_exp_sum", "gaussian"}
+DISPATCHED = {"bilinear_exp_sum", "cdist", "gaussian", "reduce"}
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +67,34 @@ def test_every_path_agrees_with_scipy(daemon_factory, workdir, offered, path):
     ref = reference_per_grid(Z, P)
     assert rel(job["value"], ref.sum()) <= BIL_RTOL, (path, job["value"], ref.sum())
     np.testing.assert_allclose(h.output_array(c, job), ref, rtol=BIL_RTOL, atol=0)
+    check_cdist(c, workdir, r, path)
+    check_reduce(c, workdir, r, path)
+
+
+def check_cdist(c, workdir, r, path):
+    """cityblock and minkowski, by the transposed (small d) and the blocked (larger d) loop."""
+    for d in (3, 41):
+        X, Y = r.standard_normal((37, d)) * 3.0, r.standard_normal((29, d)) + 0.5
+        h.put_file(c, workdir, "X", X)
+        h.put_file(c, workdir, "Y", Y)
+        for metric, extra in (("cityblock", {}), ("minkowski", {}), ("minkowski", {"p": 3})):
+            job = h.run_job(c, "cdist", {"X": "X", "Y": "Y"}, dict(metric=metric, **extra), chunk=5)
+            h.assert_close(h.output_array(c, job), cdist(X, Y, metric, **extra), 1e-12,
+                           "%s cdist %s %s d=%d" % (path, metric, extra, d))
+            c.ok("dataset.delete", name=job["output"]["name"])
+        c.ok("dataset.delete", name="X")
+        c.ok("dataset.delete", name="Y")
+
+
+def check_reduce(c, workdir, r, path):
+    """sum, min and max of float64 and float32 (a NaN in the second), ranges of odd lengths."""
+    for dtype in ("float64", "float32"):
+        x = (r.standard_normal(10007) * 10 + 1).astype(dtype)
+        for name, arr in (("x", x), ("x_nan", np.where(np.arange(x.size) == 6001, np.nan, x).astype(dtype))):
+            h.put_file(c, workdir, name, arr)
+            for op in ("sum", "min", "max"):
+                check_whole(h.run_job(c, "reduce", {"x": name}, {"op": op}, chunk=997), op, arr)
+            c.ok("dataset.delete", name=name)
 
 
 @pytest.mark.parametrize("value", ["sse9", "AVX2"])

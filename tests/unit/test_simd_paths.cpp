@@ -1,10 +1,11 @@
 // Unit tests of runtime CPU dispatch: every SIMD path this build compiled and this CPU runs,
-// its bilinear and gaussian loops against plain serial loops written here; path names.
+// its bilinear, gaussian, reduce and cdist loops against plain serial loops written here; path names.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -195,4 +196,140 @@ TEST_CASE("simd paths: gaussian's extended rows on every path match the serial s
                 check_line_filter<double>(path, radius, width);
                 check_line_filter<float>(path, radius, width);
             }
+}
+
+namespace {
+
+// Multiples of 1/1024 below 2^20 in magnitude: every partial sum of a few thousand is exact.
+template <class T>
+std::vector<T> exact_values(uint64_t count, unsigned seed) {
+    std::mt19937_64 rng(seed);
+    std::uniform_int_distribution<int> u(-(1 << 13), 1 << 13);
+    std::vector<T> v(count);
+    for (T& x : v) x = T(u(rng)) / T(1024);
+    return v;
+}
+
+template <class T>
+void check_sums(SumParts (*sum)(const T*, uint64_t), uint64_t count, unsigned seed) {
+    INFO("count " << count);
+    std::vector<T> v = exact_values<T>(count, seed);
+    double serial = 0;
+    for (T x : v) serial += double(x);
+    SumParts got = sum(v.data(), count);
+    CHECK(got.value + got.comp == serial);
+    if (count == 0) return;
+    v[count / 2] = T(INFINITY);
+    CHECK(sum(v.data(), count).value == INFINITY);
+    CHECK(sum(v.data(), count).comp == 0);
+    v[count - 1] = count > 1 ? T(-INFINITY) : T(NAN);
+    CHECK(std::isnan(sum(v.data(), count).value));
+}
+
+// The serial NumPy argmin/argmax: the first NaN, else the first index of the extreme.
+template <bool Max, class T>
+uint64_t serial_extreme_index(const std::vector<T>& v) {
+    uint64_t best = 0;
+    for (uint64_t k = 0; k < v.size(); ++k) {
+        if (std::isnan(v[k])) return k;
+        if (Max ? v[k] > v[best] : v[k] < v[best]) best = k;
+    }
+    return best;
+}
+
+template <bool Max, class T>
+void check_extreme(Best<T> (*extreme)(const T*, uint64_t), std::vector<T> v) {
+    Best<T> got = extreme(v.data(), v.size());
+    uint64_t want = serial_extreme_index<Max>(v);
+    CHECK(got.index == want);
+    CHECK(std::memcmp(&got.value, &v[want], sizeof(T)) == 0);
+}
+
+template <class T>
+void check_extremes(Best<T> (*min)(const T*, uint64_t), Best<T> (*max)(const T*, uint64_t), uint64_t count,
+                    unsigned seed) {
+    INFO("count " << count);
+    std::vector<T> v = exact_values<T>(count, seed);
+    check_extreme<false>(min, v);
+    check_extreme<true>(max, v);
+    v[count / 3] = T(1 << 14), v[count - 1] = T(1 << 14);  // a tie of maxima: the first wins
+    v[count / 2] = T(-(1 << 14)), v[count - 1 - count / 4] = T(-(1 << 14));
+    check_extreme<false>(min, v);
+    check_extreme<true>(max, v);
+    v[count - 1 - count / 5] = T(NAN), v[count - 1] = T(NAN);  // the first NaN wins
+    check_extreme<false>(min, v);
+    check_extreme<true>(max, v);
+}
+
+}  // namespace
+
+TEST_CASE("simd paths: reduce's sums on every path match the serial sum", "[simd][reduce]") {
+    for (SimdPath path : available_paths()) {
+        INFO("path " << path_name(path));
+        const SimdLoops& loops = *simd_loops_for(path);
+        for (uint64_t count : {0, 1, 3, 8, 17, 100, 5001}) {
+            check_sums<double>(loops.sum_f64, count, unsigned(count));
+            check_sums<float>(loops.sum_f32, count, unsigned(count));
+        }
+    }
+}
+
+TEST_CASE("simd paths: reduce's extremes on every path are NumPy's (first NaN, first tie)", "[simd][reduce]") {
+    for (SimdPath path : available_paths()) {
+        INFO("path " << path_name(path));
+        const SimdLoops& loops = *simd_loops_for(path);
+        for (uint64_t count : {1, 2, 7, 33, 2048, 2049, 5000}) {
+            check_extremes<double>(loops.min_f64, loops.max_f64, count, unsigned(count) + 7);
+            check_extremes<float>(loops.min_f32, loops.max_f32, count, unsigned(count) + 7);
+        }
+    }
+}
+
+namespace {
+
+// scipy's definitions, one pair at a time.
+double serial_metric(CdistMetric metric, double p, const double* x, const double* y, uint64_t d) {
+    double acc = 0, xx = 0, yy = 0;
+    for (uint64_t k = 0; k < d; ++k) {
+        double diff = std::fabs(x[k] - y[k]);
+        switch (metric) {
+            case CdistMetric::cityblock: acc += diff; break;
+            case CdistMetric::chebyshev: acc = std::max(acc, diff); break;
+            case CdistMetric::cosine: acc += x[k] * y[k], xx += x[k] * x[k], yy += y[k] * y[k]; break;
+            case CdistMetric::minkowski2: acc += diff * diff; break;
+            case CdistMetric::minkowski: acc += std::pow(diff, p); break;
+        }
+    }
+    if (metric == CdistMetric::cosine) return 1 - std::clamp(acc / std::sqrt(xx * yy), -1.0, 1.0);
+    if (metric == CdistMetric::minkowski2) return std::sqrt(acc);
+    return metric == CdistMetric::minkowski ? std::pow(acc, 1 / p) : acc;
+}
+
+void check_cdist(const SimdLoops& loops, CdistMetric metric, uint64_t d, bool transposed) {
+    INFO("metric " << int(metric) << " d " << d << " transposed " << transposed);
+    const uint64_t n = 7, m = 19;
+    std::vector<double> x = uniform_values(n * d, -3, 3, unsigned(d)), y = uniform_values(m * d, -2, 4, unsigned(d + 1));
+    std::vector<double> y_t(m * d), norms(m), out(n * m, -1.0);
+    for (uint64_t j = 0; j < m; ++j)
+        for (uint64_t k = 0; k < d; ++k) y_t[k * m + j] = y[j * d + k];
+    loops.cdist_norms(y.data(), m, d, norms.data());
+    CdistRows job{metric, 3.0, x.data(), y.data(), transposed ? y_t.data() : nullptr, norms.data(), out.data(), n, m, d};
+    loops.cdist_rows(job, 2, 6);  // rows outside [2, 6) stay untouched
+    for (uint64_t i = 0; i < n; ++i)
+        for (uint64_t j = 0; j < m; ++j) {
+            double want = i < 2 || i >= 6 ? -1.0 : serial_metric(metric, 3.0, &x[i * d], &y[j * d], d);
+            CHECK(out[i * m + j] == Approx(want).epsilon(1e-12).margin(1e-12));
+        }
+}
+
+}  // namespace
+
+TEST_CASE("simd paths: cdist's metrics on every path match the serial loop, both loops", "[simd][cdist]") {
+    for (SimdPath path : available_paths()) {
+        INFO("path " << path_name(path));
+        for (CdistMetric metric : {CdistMetric::cityblock, CdistMetric::chebyshev, CdistMetric::cosine,
+                                   CdistMetric::minkowski2, CdistMetric::minkowski})
+            for (uint64_t d : {1, 3, 8, 13, 40, 2049})  // 2049: blocks of 7 rows of Y, so 19 span three
+                for (bool transposed : {true, false}) check_cdist(*simd_loops_for(path), metric, d, transposed);
+    }
 }

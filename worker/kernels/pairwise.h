@@ -1,16 +1,18 @@
-// Pairwise-distance building blocks: TransposedPoints (rbf, euclidean's direct path), and the
+// Pairwise-distance building blocks: TransposedPoints (rbf, euclidean's direct path, cdist), and the
 // X/Y checks and euclidean run (direct or BLAS with a cancellation guard) shared with cdist.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "worker/kernel.h"
 #include "worker/kernels/simd.h"
 
 namespace shmpool::kernels {
+inline namespace SHMPOOL_SIMD_NS {  // the loops below are compiled per SIMD path too (cdist)
 
 // The metric of euclidean and rbf for TransposedPoints::map_rows_with: Σ_k (p[k] - q[k])².
 // A metric has term(p, q) and combine(a, b) on doubles or DoubleVecs (combine over k starts
@@ -26,14 +28,12 @@ struct SquaredDifferences {
     static double row(const double*) { return 0; }
 };
 
-class TransposedPoints {
+// The loops over N points of d coordinates stored transposed, coords[k·N + j] = point j's k-th
+// (a TransposedPoints' copy): the inner loop runs over contiguous points j, a DoubleVec at a time.
+class TransposedView {
 public:
-    // `points` is N×d row-major; the copy costs N·d doubles once per job.
-    TransposedPoints(const double* points, uint64_t count, uint64_t dims)
-        : count_(count), dims_(dims), coords_(count * dims) {
-        for (uint64_t j = 0; j < count_; ++j)
-            for (uint64_t k = 0; k < dims_; ++k) coords_[k * count_ + j] = points[j * dims_ + k];
-    }
+    TransposedView(const double* coords, uint64_t count, uint64_t dims) : coords_(coords), count_(count), dims_(dims) {}
+    const double* coords() const { return coords_; }
 
     // out[i·N + j] = finish(||p_j - q_i||²) for rows i in [begin, end) of `queries` (rows of d
     // coordinates) and every point p_j. `finish` takes and returns a double or a DoubleVec
@@ -70,14 +70,38 @@ private:
             using V = decltype(zero);
             V acc = zero;
             for (uint64_t k = 0; k < dims_; ++k)
-                acc = metric.combine(acc, metric.term(load_like(zero, coords_.data() + k * count_ + first + j), V(q[k])));
+                acc = metric.combine(acc, metric.term(load_like(zero, coords_ + k * count_ + first + j), V(q[k])));
             store(finish(acc, row, first + j), out + j);
         });
     }
 
+    const double* coords_;
     uint64_t count_, dims_;
-    std::vector<double> coords_;  // coords_[k·N + j] = points[j][k]
 };
+
+// A transposed copy of N×d row-major points (N·d doubles, once per job) and its loops.
+class TransposedPoints {
+public:
+    TransposedPoints(const double* points, uint64_t count, uint64_t dims)
+        : coords_(count * dims), view_(coords_.data(), count, dims) {
+        for (uint64_t j = 0; j < count; ++j)
+            for (uint64_t k = 0; k < dims; ++k) coords_[k * count + j] = points[j * dims + k];
+    }
+    TransposedPoints(const TransposedPoints&) = delete;  // view_ points into coords_
+    TransposedPoints& operator=(const TransposedPoints&) = delete;
+
+    const TransposedView& view() const { return view_; }
+    template <class Finish>
+    void map_rows(const double* queries, uint64_t begin, uint64_t end, double* out, Finish&& finish) const {
+        view_.map_rows(queries, begin, end, out, std::forward<Finish>(finish));
+    }
+
+private:
+    std::vector<double> coords_;
+    TransposedView view_;
+};
+
+}  // namespace SHMPOOL_SIMD_NS
 
 // X (n×d) against Y (m×d), n×m float64 output.
 struct PairDims {

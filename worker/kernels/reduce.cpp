@@ -9,6 +9,7 @@
 #include "worker/kernels/builtin.h"
 #include "worker/kernels/dtype_dispatch.h"
 #include "worker/kernels/reduce_loops.h"
+#include "worker/kernels/simd/loops.h"
 #include "worker/kernels/validate.h"
 
 namespace shmpool {
@@ -17,6 +18,23 @@ namespace {
 namespace loops = kernels::reduce_loops;
 
 constexpr const char* kOpList = "sum, mean, min, max, argmin or argmax";
+
+// A span's sum or extreme: float spans on the process's SIMD path (simd/loops.h), integer ones
+// (exact, so the same on every path) compiled for the build's target.
+template <class T>
+kernels::SumParts span_sum(const T* p, uint64_t n) {
+    if constexpr (std::is_same_v<T, double>) return kernels::simd_loops().sum_f64(p, n);
+    else if constexpr (std::is_same_v<T, float>) return kernels::simd_loops().sum_f32(p, n);
+    else return loops::span_sum(p, n);
+}
+
+template <bool Max, class T>
+kernels::Best<T> span_extreme(const T* p, uint64_t n) {
+    const kernels::SimdLoops& simd = kernels::simd_loops();
+    if constexpr (std::is_same_v<T, double>) return Max ? simd.max_f64(p, n) : simd.min_f64(p, n);
+    else if constexpr (std::is_same_v<T, float>) return Max ? simd.max_f32(p, n) : simd.min_f32(p, n);
+    else return loops::span_extreme<Max>(p, n);
+}
 
 struct ReduceParams {
     ReduceOp op = ReduceOp::sum;
@@ -103,13 +121,13 @@ private:
                                              : Partial::of_int64(static_cast<int64_t>(wrapped), count);
             }
         }
-        loops::SumParts sum = loops::span_sum(p, count);
+        kernels::SumParts sum = span_sum(p, count);
         return Partial{.value = sum.value, .compensation = sum.comp, .count = count};
     }
 
     // The extreme of p[0..count) and its index in the range; integers exact (kind int64).
     Partial extreme_partial(const T* p, uint64_t count) const {
-        auto best = wants_max(op_) ? loops::span_extreme<true>(p, count) : loops::span_extreme<false>(p, count);
+        auto best = wants_max(op_) ? span_extreme<true>(p, count) : span_extreme<false>(p, count);
         Partial part;
         if constexpr (std::is_floating_point_v<T>) part.value = double(best.value);
         else part = Partial::of_int64(int64_t(best.value), 0);
@@ -166,11 +184,11 @@ private:
         if (op_ == ReduceOp::sum && !std::is_floating_point_v<T>) {
             static_cast<int64_t*>(out_)[e] = int64_t(loops::int_sum(p, g_.len));  // wraps as NumPy
         } else if (op_ == ReduceOp::sum || op_ == ReduceOp::mean) {
-            loops::SumParts s = loops::span_sum(p, g_.len);
+            kernels::SumParts s = span_sum(p, g_.len);
             double total = loops::sum_value(s.value, s.comp);
             static_cast<double*>(out_)[e] = op_ == ReduceOp::mean ? total / double(g_.len) : total;
         } else {
-            auto best = wants_max(op_) ? loops::span_extreme<true>(p, g_.len) : loops::span_extreme<false>(p, g_.len);
+            auto best = wants_max(op_) ? span_extreme<true>(p, g_.len) : span_extreme<false>(p, g_.len);
             write_extreme(e, best.value, int64_t(best.index));
         }
     }

@@ -1,5 +1,5 @@
 // The loops of the reduce kernel, per element type: compensated or exact sums and NumPy's
-// extremes (first NaN wins, ties to the lowest index) over a contiguous span or strided columns.
+// extremes (first NaN wins, ties to the lowest index); the float spans' per SIMD path (simd/loops.h).
 #pragma once
 
 #include <algorithm>
@@ -10,15 +10,13 @@
 
 #include "common/partial.h"
 #include "worker/kernels/simd.h"
+#include "worker/kernels/simd/loops.h"
 
-namespace shmpool::kernels::reduce_loops {
+namespace shmpool::kernels {
+inline namespace SHMPOOL_SIMD_NS {
+namespace reduce_loops {
 
 // ---------------------------------------------------------------------------------- sums
-
-// value + comp is the sum; comp is 0 when the sum is not finite (inf, NaN).
-struct SumParts {
-    double value = 0, comp = 0;
-};
 
 inline double select_of(bool take_b, double a, double b) { return take_b ? b : a; }
 inline DoubleVec select_of(const DoubleVec::mask_type& take_b, DoubleVec a, const DoubleVec& b) {
@@ -109,12 +107,6 @@ inline double sum_value(double sum, double comp) { return std::isfinite(sum) ? s
 // ---------------------------------------------------------------------------------- extremes
 
 template <class T>
-struct Best {
-    T value;
-    uint64_t index;
-};
-
-template <class T>
 bool is_nan(T v) {
     if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
     else return (void)v, false;
@@ -190,4 +182,6 @@ void column_extremes(const T* p, uint64_t len, uint64_t stride, uint64_t count, 
     }
 }
 
-}  // namespace shmpool::kernels::reduce_loops
+}  // namespace reduce_loops
+}  // namespace SHMPOOL_SIMD_NS
+}  // namespace shmpool::kernels

@@ -51,6 +51,30 @@ struct LineFilter {
     const double* const* line_taps;  // line + k for k in [0, 2·radius]
 };
 
+// reduce: a compensated sum, value + comp (comp is 0 when the sum is inf or NaN); an extreme
+// and the index of its first occurrence (or of the first NaN), as NumPy's min/argmin.
+struct SumParts {
+    double value = 0, comp = 0;
+};
+
+template <class T>
+struct Best {
+    T value;
+    uint64_t index;
+};
+
+// cdist's non-euclidean metrics (minkowski2: p = 2, and p = 1 is cityblock), rows of X (n×d)
+// against Y (m×d) into out (n×m): over y_transposed (Y as d×m, a TransposedPoints) when set,
+// else over Y's rows; cosine reads y_norms, |Y[j]| of cdist_norms.
+enum class CdistMetric { cityblock, chebyshev, cosine, minkowski2, minkowski };
+struct CdistRows {
+    CdistMetric metric;
+    double p;  // minkowski
+    const double *x, *y, *y_transposed, *y_norms;
+    double* out;
+    uint64_t n, m, d;
+};
+
 struct SimdLoops {
     SimdPath path;
     // Fills `tile` with points [0, tile.count) of `points` (x, y pairs); false when one lies
@@ -62,6 +86,16 @@ struct SimdLoops {
     void (*correlate_f32)(const Correlation<float, float>& c);
     void (*filter_lines_f64)(const LineFilter<double>& f);
     void (*filter_lines_f32)(const LineFilter<float>& f);
+    // reduce over p[0..n): Neumaier per DoubleVec lane, the path's lanes folded in order (so a
+    // path's sums are those of a build compiled for it); extremes need n >= 1.
+    SumParts (*sum_f64)(const double* p, uint64_t n);
+    SumParts (*sum_f32)(const float* p, uint64_t n);
+    Best<double> (*min_f64)(const double* p, uint64_t n);
+    Best<double> (*max_f64)(const double* p, uint64_t n);
+    Best<float> (*min_f32)(const float* p, uint64_t n);
+    Best<float> (*max_f32)(const float* p, uint64_t n);
+    void (*cdist_rows)(const CdistRows& job, uint64_t begin, uint64_t end);
+    void (*cdist_norms)(const double* y, uint64_t m, uint64_t d, double* norms);
 };
 
 const SimdLoops& simd_loops();                  // of simd_path()

@@ -1,6 +1,8 @@
 // One SIMD path's table of hot loops: CMake compiles this file once per path, each with that
 // path's -march and SHMPOOL_SIMD_PATH (baseline, avx2, avx512 or native).
+#include "worker/kernels/reduce_loops.h"
 #include "worker/kernels/simd/bilinear_loops.h"
+#include "worker/kernels/simd/cdist_loops.h"
 #include "worker/kernels/simd/gaussian_loops.h"
 #include "worker/kernels/simd/loops.h"
 
@@ -21,6 +23,14 @@ const SimdLoops SHMPOOL_LOOPS_OF(SHMPOOL_SIMD_PATH) = {
     .correlate_f32 = &gaussian::correlate_any<float, float>,
     .filter_lines_f64 = &gaussian::filter_lines<double>,
     .filter_lines_f32 = &gaussian::filter_lines<float>,
+    .sum_f64 = &reduce_loops::float_sum<double>,
+    .sum_f32 = &reduce_loops::float_sum<float>,
+    .min_f64 = &reduce_loops::span_extreme<false, double>,
+    .max_f64 = &reduce_loops::span_extreme<true, double>,
+    .min_f32 = &reduce_loops::span_extreme<false, float>,
+    .max_f32 = &reduce_loops::span_extreme<true, float>,
+    .cdist_rows = &cdist::rows,
+    .cdist_norms = &cdist::norms,
 };
 
 }  // namespace shmpool::kernels
