@@ -17,10 +17,8 @@ const SimdLoops SHMPOOL_LOOPS_OF(SHMPOOL_SIMD_PATH) = {
     .path = SimdPath::SHMPOOL_SIMD_PATH,
     .bilinear_fill_tile = &bilinear::fill_tile,
     .bilinear_tile_sum = &bilinear::tile_sum,
-    .correlate_f64 = &gaussian::correlate_any<double, double>,
-    .correlate_f32 = &gaussian::correlate_any<float, float>,
-    .filter_lines_f64 = &gaussian::filter_lines<double>,
-    .filter_lines_f32 = &gaussian::filter_lines<float>,
+    .gaussian_rows_f64 = &gaussian::filter_rows<double>,
+    .gaussian_rows_f32 = &gaussian::filter_rows<float>,
 };
 
 }  // namespace shmpool::kernels
