@@ -127,21 +127,23 @@ struct RowsCase {
 };
 
 // A batch of rows on `path`, every extended row entering into a ring row of its own (in a
-// rotated order), the outputs `gap` elements apart.
+// rotated order; rows padded to whole vectors, NaN where a row is to be written), the outputs
+// `gap` elements apart.
 template <class T>
 void check_gaussian_rows(SimdPath path, uint64_t r0, uint64_t r1, uint64_t width, uint64_t batch) {
     RowsCase<T> c(r0, r1, width, batch, unsigned(r0 * 100 + r1 * 10 + width + batch));
-    uint64_t n = 2 * r0 + batch, gap = 3, line_stride = width + 2 * r1 + 1;
-    std::vector<double> ring(n * width, std::nan("")), lines(batch * line_stride);
+    uint64_t n = 2 * r0 + batch, gap = 3, padded = (width + 7) / 8 * 8, line_stride = padded + 2 * r1 + 1;
+    std::vector<double> ring(n * padded, 0.0), lines(batch * line_stride);
+    for (uint64_t e = 0; e < n; ++e) std::fill_n(ring.begin() + int64_t(e * padded), width, std::nan(""));
     std::vector<const T*> entering_rows;
     std::vector<double*> slots;
     for (uint64_t e = 0; e < n; ++e) {
         entering_rows.push_back(c.rows[e].empty() ? nullptr : c.rows[e].data());
-        slots.push_back(ring.data() + (e + 2) % n * width);
+        slots.push_back(ring.data() + (e + 2) % n * padded);
     }
     std::vector<const double*> taps(slots.begin(), slots.end());
     std::vector<T> got(batch * (width + gap), T(-7));
-    GaussianRows<T> g{batch,  width,       entering_rows.data(), slots.data(),       n,     taps.data(),
+    GaussianRows<T> g{batch,  width,       padded, entering_rows.data(), slots.data(), n,     taps.data(),
                       c.w0.data(), r0,     c.line_source.data(), c.w1.data(),        r1,    c.cval,
                       lines.data(), line_stride, got.data(),     width + gap};
     if constexpr (sizeof(T) == 8) simd_loops_for(path)->gaussian_rows_f64(g);

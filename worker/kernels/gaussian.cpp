@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -23,6 +24,23 @@ constexpr double kMinSigma = 1e-15;        // scipy filters an axis only when it
 constexpr double kMaxRadius = 65536;       // int(truncate·sigma + 0.5) above this is refused
 constexpr uint64_t kMinBlockRows = 32;     // row blocks of an image (few images) are no shorter
 constexpr uint64_t kBatchRows = 8;         // rows per call of the row loop, each pass over all of them
+constexpr uint64_t kVectorDoubles = 8;     // the widest path's vector: ring rows and lines start 64-byte aligned
+
+uint64_t round_up(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
+
+// `count` doubles of zeros, the first at a multiple of 64 bytes plus `lead` doubles.
+class AlignedDoubles {
+public:
+    AlignedDoubles(uint64_t count, uint64_t lead) : storage_(count + lead + kVectorDoubles) {
+        uint64_t misaligned = reinterpret_cast<uintptr_t>(storage_.data()) / sizeof(double) % kVectorDoubles;
+        data_ = storage_.data() + (kVectorDoubles - misaligned) % kVectorDoubles + lead;
+    }
+    double* data() { return data_; }
+
+private:
+    std::vector<double> storage_;
+    double* data_;
+};
 
 // scipy.ndimage's boundary modes (NI_ExtendLine), with scipy's aliases for filters.
 enum class Extend { reflect, nearest, mirror, wrap, constant };
@@ -171,11 +189,11 @@ public:
         : in_(in), out_(out), images_(images), blocks_(row_blocks(images)), cval_(spec.cval),
           axis0_(make_filter(spec.sigma[0], spec.radius[0], spec.extend[0], images.height)),
           axis1_(make_filter(spec.sigma[1], spec.radius[1], spec.extend[1], images.width)),
-          loops_(kernels::simd_loops()), ring_rows_(2 * axis0_.radius() + kBatchRows),
-          ring_(ring_rows_ * images.width), entering_rows_(ring_rows_),
-          line_stride_((images.width + 2 * axis1_.radius() + 7) / 8 * 8), lines_(kBatchRows * line_stride_) {
-        for (uint64_t k = 0; k < 2 * ring_rows_; ++k)
-            ring_by_phase_.push_back(ring_.data() + k % ring_rows_ * images.width);
+          loops_(kernels::simd_loops()), padded_(round_up(images.width, kVectorDoubles)),
+          ring_rows_(2 * axis0_.radius() + kBatchRows), ring_(ring_rows_ * padded_, 0),
+          entering_rows_(ring_rows_), line_stride_(round_up(padded_ + 2 * axis1_.radius(), kVectorDoubles)),
+          lines_(kBatchRows * line_stride_, round_up(axis1_.radius(), kVectorDoubles) - axis1_.radius()) {
+        for (uint64_t k = 0; k < 2 * ring_rows_; ++k) ring_by_phase_.push_back(ring_.data() + k % ring_rows_ * padded_);
     }
 
     void run(uint64_t begin, uint64_t end) override {
@@ -194,7 +212,7 @@ private:
         T* dst = out_ + image * size;
         if (!axis0_.active && !axis1_.active)
             return (void)std::copy(src + first * width, src + last * width, dst + first * width);
-        kernels::GaussianRows<T> rows{0,       width,         entering_rows_.data(), nullptr, 0, nullptr,
+        kernels::GaussianRows<T> rows{0,       width,  padded_, entering_rows_.data(), nullptr, 0, nullptr,
                                       axis0_.weights.data(),  r0,       axis1_.source.data(),
                                       axis1_.weights.data(),  axis1_.radius(),      cval_,
                                       lines_.data(),          line_stride_,         nullptr, width};
@@ -230,12 +248,13 @@ private:
     double cval_;
     AxisFilter axis0_, axis1_;
     const kernels::SimdLoops& loops_;      // the process's SIMD path
+    uint64_t padded_;                      // width rounded up to whole vectors: axis 0's row length
     uint64_t ring_rows_;                   // 2r0 + kBatchRows
-    std::vector<double> ring_;             // ring_rows_ widened rows
+    AlignedDoubles ring_;                  // ring_rows_ widened rows of padded_ doubles (zeros past width)
     std::vector<double*> ring_by_phase_;   // ring row k mod ring_rows_, k in [0, 2·ring_rows_)
     std::vector<const T*> entering_rows_;  // see enter_rows
-    uint64_t line_stride_;                 // width + 2r1, rounded up to 8 doubles
-    std::vector<double> lines_;            // kBatchRows rows, each extended by r1 each side
+    uint64_t line_stride_;                 // padded_ + 2r1, rounded up to whole vectors
+    AlignedDoubles lines_;                 // kBatchRows rows, each extended by r1 each side (row aligned)
 };
 
 class GaussianKernel : public Kernel {

@@ -36,9 +36,10 @@ void store_as(const DoubleVec& value, D* to) {
 
 // G vectors of outputs at positions at[0..G), their sums interleaved so that G dependency
 // chains run at once: the centre, then tap pairs from the outermost in (NI_Correlate1D's order).
-// tap(k) is the line of offset k in [-r, r].
+// tap(k) is the line of offset k in [-r, r]. Inlined: its sums then stay in registers.
 template <int G, class R, class Taps, class D>
-void correlate_vectors(const std::array<uint64_t, G>& at, const Taps& tap, const double* w, int64_t r, D* dst) {
+[[gnu::always_inline]] inline void correlate_vectors(const std::array<uint64_t, G>& at, const Taps& tap, const double* w,
+                                                   int64_t r, D* dst) {
     std::array<DoubleVec, G> acc;
     for (int g = 0; g < G; ++g) acc[g] = DoubleVec(tap(0) + at[g], stdx::element_aligned) * w[0];
     for (int64_t t = r; t >= 1; --t) {
@@ -104,7 +105,7 @@ void filter_rows(const GaussianRows<T>& g) {
     for (uint64_t k = 0; k < g.entering; ++k) widen(g.entering_rows[k], g.entering_slots[k], w, g.cval);
     for (uint64_t b = 0; b < g.rows; ++b) {
         const double* const* centre = g.taps + b + g.radius0;
-        correlate<T>([centre](int64_t k) { return centre[k]; }, g.weights0, g.radius0, w,
+        correlate<T>([centre](int64_t k) { return centre[k]; }, g.weights0, g.radius0, g.padded,
                      g.lines + b * g.line_stride + g.radius1);
     }
     for (uint64_t b = 0; b < g.rows; ++b) extend_line(g, g.lines + b * g.line_stride);

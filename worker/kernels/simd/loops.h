@@ -26,10 +26,12 @@ struct BilinearGrid {
 // b, line_b[r1 + j] = Σ_{k=-r0..r0} w0[|k|]·taps[b + r0 + k][j] for j in [0, width), rounded to T.
 // Axis 1: line_b's ends (line_b[e] for e < r1 and e >= r1 + width) are set from line_source[e]
 // (< 0: cval, else that element of the row), then dst_b[j] = Σ_k w1[|k|]·line_b[r1 + j + k],
-// rounded to T. An axis left alone has radius 0 and weight 1.
+// rounded to T. An axis left alone has radius 0 and weight 1. Axis 0 may compute up to
+// `padded` >= width elements (whole vectors; ring rows and lines have room, and what lies past
+// width in a ring row is finite).
 template <class T>
 struct GaussianRows {
-    uint64_t rows, width;
+    uint64_t rows, width, padded;
     const T* const* entering_rows;  // input rows (null: cval) ...
     double* const* entering_slots;  // ... widened into these ring rows first
     uint64_t entering;
