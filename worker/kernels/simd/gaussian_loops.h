@@ -38,8 +38,8 @@ void store_as(const DoubleVec& value, D* to) {
 // chains run at once: the centre, then tap pairs from the outermost in (NI_Correlate1D's order).
 // tap(k) is the line of offset k in [-r, r]. Inlined: its sums then stay in registers.
 template <int G, class R, class Taps, class D>
-[[gnu::always_inline]] inline void correlate_vectors(const std::array<uint64_t, G>& at, const Taps& tap, const double* w,
-                                                   int64_t r, D* dst) {
+[[gnu::always_inline]] inline void correlate_vectors(const std::array<uint64_t, G>& at, const Taps& tap,
+                                                   const double* w, int64_t r, D* dst) {
     std::array<DoubleVec, G> acc;
     for (int g = 0; g < G; ++g) acc[g] = DoubleVec(tap(0) + at[g], stdx::element_aligned) * w[0];
     for (int64_t t = r; t >= 1; --t) {
@@ -97,12 +97,28 @@ void extend_line(const GaussianRows<T>& g, double* line) {
     }
 }
 
+// Asks for the cache lines of [from, from + count) ahead of their use (to write them: for_write).
+template <class T>
+void prefetch(const T* from, uint64_t count, bool for_write) {
+    constexpr uint64_t kLine = 64 / sizeof(T);
+    for (uint64_t j = 0; j < count; j += kLine) {
+        if (for_write) __builtin_prefetch(from + j, 1);
+        else __builtin_prefetch(from + j, 0);
+    }
+}
+
 // The batch of rows, one step of each pass over all of them before the next, so that no load
 // waits for a store just made (a row widened, a line written then read at shifted offsets).
+// Meanwhile the memory comes in that the next batch likely reads and writes: the input that
+// follows the last row entering now (images lie one after another), and the output after dst's.
 template <class T>
 void filter_rows(const GaussianRows<T>& g) {
     const uint64_t w = g.width;
     for (uint64_t k = 0; k < g.entering; ++k) widen(g.entering_rows[k], g.entering_slots[k], w, g.cval);
+    constexpr uint64_t kAhead = 2048 / sizeof(T);  // long rows: the hardware's prefetcher follows them alone
+    const uint64_t ahead = std::min(kAhead, g.rows * w);
+    if (g.entering && g.entering_rows[g.entering - 1]) prefetch(g.entering_rows[g.entering - 1] + w, ahead, false);
+    prefetch(g.dst + g.rows * g.dst_stride, ahead, true);
     for (uint64_t b = 0; b < g.rows; ++b) {
         const double* const* centre = g.taps + b + g.radius0;
         correlate<T>([centre](int64_t k) { return centre[k]; }, g.weights0, g.radius0, g.padded,
