@@ -97,13 +97,15 @@ void extend_line(const GaussianRows<T>& g, double* line) {
     }
 }
 
-// Asks for the cache lines of [from, from + count) ahead of their use (to write them: for_write).
+// Asks for the cache lines of the `count` elements of T that start `skip` elements after `at`,
+// ahead of their use (to write them: for_write). The addresses may lie past the array's end
+// (a prefetch never faults), so they are computed as integers, not as pointers into it.
 template <class T>
-void prefetch(const T* from, uint64_t count, bool for_write) {
-    constexpr uint64_t kLine = 64 / sizeof(T);
-    for (uint64_t j = 0; j < count; j += kLine) {
-        if (for_write) __builtin_prefetch(from + j, 1);
-        else __builtin_prefetch(from + j, 0);
+void prefetch(const T* at, uint64_t skip, uint64_t count, bool for_write) {
+    uintptr_t first = reinterpret_cast<uintptr_t>(at) + skip * sizeof(T), end = first + count * sizeof(T);
+    for (uintptr_t line = first; line < end; line += 64) {
+        if (for_write) __builtin_prefetch(reinterpret_cast<const void*>(line), 1);
+        else __builtin_prefetch(reinterpret_cast<const void*>(line), 0);
     }
 }
 
@@ -117,8 +119,8 @@ void filter_rows(const GaussianRows<T>& g) {
     for (uint64_t k = 0; k < g.entering; ++k) widen(g.entering_rows[k], g.entering_slots[k], w, g.cval);
     constexpr uint64_t kAhead = 2048 / sizeof(T);  // long rows: the hardware's prefetcher follows them alone
     const uint64_t ahead = std::min(kAhead, g.rows * w);
-    if (g.entering && g.entering_rows[g.entering - 1]) prefetch(g.entering_rows[g.entering - 1] + w, ahead, false);
-    prefetch(g.dst + g.rows * g.dst_stride, ahead, true);
+    if (g.entering && g.entering_rows[g.entering - 1]) prefetch(g.entering_rows[g.entering - 1], w, ahead, false);
+    prefetch(g.dst, g.rows * g.dst_stride, ahead, true);
     for (uint64_t b = 0; b < g.rows; ++b) {
         const double* const* centre = g.taps + b + g.radius0;
         correlate<T>([centre](int64_t k) { return centre[k]; }, g.weights0, g.radius0, g.padded,
