@@ -167,7 +167,7 @@ TEST_CASE("gaussian: one 2-D image, and few large images split into row blocks",
     check<double>(0, 28, 28, Filter{{1.5, 1.5}});
     check<float>(0, 300, 19, Filter{{2.0, 1.0}, {"constant", "wrap"}, 4.0, 0.25});
     check<double>(2, 260, 33, Filter{{5.0, 1.0}, {"mirror", "mirror"}}, {1, 2, 7, 1000});
-    check<double>(1, 3, 2100, Filter{{1.0, 2.0}, {"nearest", "reflect"}});  // several column chunks
+    check<double>(1, 3, 2100, Filter{{1.0, 2.0}, {"nearest", "reflect"}});  // rows wider than the radius by far
     Job job("gaussian", {{"images", {meta_of({1, 4096, 8}), nullptr}}}, {{"sigma", 1}});
     CHECK(job.plan().rows > 1);  // one image still spreads over workers
 }

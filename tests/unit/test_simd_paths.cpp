@@ -32,46 +32,6 @@ double serial_exp_bilinear(const std::vector<double>& z, const BilinearGrid& g, 
                     u * (1 - v) * z[(r + 1) * g.ny + s] + u * v * z[(r + 1) * g.ny + s + 1]);
 }
 
-// dst[j] = Σ_k w[|k|]·taps[r+k][offset+j] in double (a null tap reads cval), rounded to Dst.
-template <class Src, class Dst>
-std::vector<Dst> serial_correlation(const Correlation<Src, Dst>& c) {
-    std::vector<Dst> out(c.count);
-    int64_t r = int64_t(c.radius);
-    for (uint64_t j = 0; j < c.count; ++j) {
-        double sum = 0;
-        for (int64_t k = -r; k <= r; ++k) {
-            const Src* tap = c.taps[r + k];
-            sum += c.weights[std::abs(k)] * (tap ? double(tap[c.offset + j]) : c.cval);
-        }
-        out[j] = Dst(sum);
-    }
-    return out;
-}
-
-// Correlates `count` outputs on `path` and compares with the serial sum: float64 to a few ulps
-// of the magnitude summed, float32 to its own rounding (one float ulp).
-template <class Src, class Dst, class Fn>
-void check_correlation(Fn fn, uint64_t radius, uint64_t count, bool with_cval, unsigned seed) {
-    uint64_t taps_n = 2 * radius + 1, offset = 3, len = offset + count;
-    std::vector<std::vector<Src>> rows(taps_n);
-    std::vector<const Src*> taps(taps_n);
-    for (uint64_t t = 0; t < taps_n; ++t) {
-        for (double v : uniform_values(len, -2, 3, seed + unsigned(t))) rows[t].push_back(Src(v));
-        taps[t] = with_cval && t % 3 == 1 ? nullptr : rows[t].data();
-    }
-    std::vector<double> w = uniform_values(radius + 1, 0.01, 0.3, seed);
-    std::vector<Dst> got(count);
-    Correlation<Src, Dst> c{taps.data(), offset, count, w.data(), radius, with_cval, -1.25, got.data()};
-    fn(c);
-    std::vector<Dst> want = serial_correlation(c);
-    for (uint64_t j = 0; j < count; ++j) {
-        INFO("radius " << radius << " count " << count << " cval " << with_cval << " at " << j);
-        double tol = sizeof(Dst) == 4 ? FLT_EPSILON * std::max(1.0, std::fabs(double(want[j])))
-                                      : 64 * DBL_EPSILON * (1 + std::fabs(double(want[j])));
-        REQUIRE(std::fabs(double(got[j]) - double(want[j])) <= tol);
-    }
-}
-
 }  // namespace
 
 TEST_CASE("simd paths: names, and the paths this build offers on this CPU", "[simd]") {
@@ -122,80 +82,96 @@ TEST_CASE("simd paths: a bilinear tile with a point outside the grid or NaN is r
             }
 }
 
-TEST_CASE("simd paths: gaussian correlations on every path match the serial sum", "[simd][gaussian]") {
-    for (SimdPath path : available_paths()) {
-        INFO("path " << path_name(path));
-        const SimdLoops& loops = *simd_loops_for(path);
-        for (uint64_t radius : {0, 1, 5, 12})
-            for (uint64_t count : {1, 5, 8, 16, 31, 100})
-                for (bool cval : {false, true}) {
-                    unsigned seed = unsigned(radius * 1000 + count);
-                    check_correlation<double, double>(loops.correlate_f64, radius, count, cval, seed);
-                    check_correlation<float, float>(loops.correlate_f32, radius, count, cval, seed);
-                }
-    }
-}
-
-TEST_CASE("simd paths: a gaussian correlation over several rows moves taps and output per row", "[simd][gaussian]") {
-    const uint64_t radius = 3, count = 19, rows = 5, stride = count + 4;
-    std::vector<std::vector<double>> lines;
-    std::vector<const double*> taps;
-    for (uint64_t t = 0; t < 2 * radius + rows; ++t) lines.push_back(uniform_values(count, -1, 1, unsigned(t)));
-    for (const auto& line : lines) taps.push_back(line.data());
-    std::vector<double> w = uniform_values(radius + 1, 0.05, 0.2, 9);
-    for (SimdPath path : available_paths()) {
-        std::vector<double> got(rows * stride, -7.0);
-        simd_loops_for(path)->correlate_f64({taps.data(), 0, count, w.data(), radius, false, 0, got.data(), rows, stride});
-        for (uint64_t i = 0; i < rows; ++i) {
-            std::vector<double> want =
-                serial_correlation<double, double>({taps.data() + i, 0, count, w.data(), radius, false, 0, nullptr});
-            for (uint64_t j = 0; j < count; ++j) {
-                INFO("path " << path_name(path) << " row " << i << " at " << j);
-                REQUIRE(std::fabs(got[i * stride + j] - want[j]) <= 1e-14);
-            }
-            for (uint64_t j = count; j < stride; ++j) REQUIRE(got[i * stride + j] == -7.0);  // the gap untouched
-        }
-    }
-}
-
-// Rows extended by a source table (nearest, and cval at the first index), then correlated.
+// The rows a batch of gaussian's output rows reads, and the expected rows by serial sums in double.
 template <class T>
-void check_line_filter(SimdPath path, uint64_t radius, uint64_t width) {
-    const uint64_t rows = 3;
-    std::vector<T> src;
-    for (double v : uniform_values(rows * width, -1, 2, unsigned(width))) src.push_back(T(v));
-    std::vector<int64_t> source(width + 2 * radius);
-    for (uint64_t e = 0; e < source.size(); ++e)
-        source[e] = e == 0 ? -1 : std::clamp<int64_t>(int64_t(e) - int64_t(radius), 0, int64_t(width) - 1);
-    std::vector<double> w = uniform_values(radius + 1, 0.05, 0.2, 3), line(source.size());
-    std::vector<const double*> line_taps;
-    for (uint64_t k = 0; k <= 2 * radius; ++k) line_taps.push_back(line.data() + k);
-    std::vector<T> got(rows * width);
-    const SimdLoops& loops = *simd_loops_for(path);
-    LineFilter<T> f{src.data(), got.data(), rows, width, source.data(), w.data(), radius, 0.75, line.data(),
-                    line_taps.data()};
-    if constexpr (sizeof(T) == 8) loops.filter_lines_f64(f);
-    else loops.filter_lines_f32(f);
-    for (uint64_t i = 0; i < rows; ++i)
+struct RowsCase {
+    uint64_t radius0, radius1, width, batch;
+    std::vector<std::vector<T>> rows;  // extended rows e in [0, 2·r0 + batch); empty: cval
+    std::vector<int64_t> line_source;  // nearest, with cval at the first extended index
+    std::vector<double> w0, w1;
+    double cval = 0.75;
+
+    RowsCase(uint64_t r0, uint64_t r1, uint64_t w, uint64_t b, unsigned seed)
+        : radius0(r0), radius1(r1), width(w), batch(b) {
+        for (uint64_t e = 0; e < 2 * r0 + b; ++e) {
+            rows.emplace_back();
+            if (e % 3 != 1)
+                for (double v : uniform_values(w, -1, 2, seed + unsigned(e))) rows.back().push_back(T(v));
+        }
+        for (uint64_t e = 0; e < w + 2 * r1; ++e)
+            line_source.push_back(e == 0 && r1 > 0 ? -1
+                                                   : std::clamp<int64_t>(int64_t(e) - int64_t(r1), 0, int64_t(w) - 1));
+        w0 = uniform_values(r0 + 1, 0.05, 0.2, seed + 100);
+        w1 = uniform_values(r1 + 1, 0.05, 0.2, seed + 200);
+    }
+
+    double tap(uint64_t e, uint64_t j) const { return rows[e].empty() ? cval : double(rows[e][j]); }
+
+    std::vector<T> want(uint64_t b) const {  // output row b: extended rows [b, b + 2·r0]
+        std::vector<T> mid(width), out(width);
         for (uint64_t j = 0; j < width; ++j) {
             double sum = 0;
-            for (int64_t k = -int64_t(radius); k <= int64_t(radius); ++k) {
-                int64_t s = source[uint64_t(int64_t(j + radius) + k)];
-                sum += w[uint64_t(std::abs(k))] * (s < 0 ? 0.75 : double(src[i * width + uint64_t(s)]));
-            }
-            INFO("path " << path_name(path) << " radius " << radius << " width " << width << " at " << i << "," << j);
-            double tol = sizeof(T) == 4 ? FLT_EPSILON * std::max(1.0, std::fabs(sum)) : 64 * DBL_EPSILON;
-            REQUIRE(std::fabs(double(got[i * width + j]) - double(T(sum))) <= tol);
+            for (int64_t k = -int64_t(radius0); k <= int64_t(radius0); ++k)
+                sum += w0[uint64_t(std::abs(k))] * tap(b + uint64_t(k + int64_t(radius0)), j);
+            mid[j] = T(sum);
         }
+        for (uint64_t j = 0; j < width; ++j) {
+            double sum = 0;
+            for (int64_t k = -int64_t(radius1); k <= int64_t(radius1); ++k) {
+                int64_t s = line_source[uint64_t(int64_t(j + radius1) + k)];
+                sum += w1[uint64_t(std::abs(k))] * (s < 0 ? cval : double(mid[uint64_t(s)]));
+            }
+            out[j] = T(sum);
+        }
+        return out;
+    }
+};
+
+// A batch of rows on `path`, every extended row entering into a ring row of its own (in a
+// rotated order; rows padded to whole vectors, NaN where a row is to be written), the outputs
+// `gap` elements apart.
+template <class T>
+void check_gaussian_rows(SimdPath path, uint64_t r0, uint64_t r1, uint64_t width, uint64_t batch) {
+    RowsCase<T> c(r0, r1, width, batch, unsigned(r0 * 100 + r1 * 10 + width + batch));
+    uint64_t n = 2 * r0 + batch, gap = 3, padded = (width + 7) / 8 * 8, line_stride = padded + 2 * r1 + 1;
+    std::vector<double> ring(n * padded, 0.0), lines(batch * line_stride);
+    for (uint64_t e = 0; e < n; ++e) std::fill_n(ring.begin() + int64_t(e * padded), width, std::nan(""));
+    std::vector<const T*> entering_rows;
+    std::vector<double*> slots;
+    for (uint64_t e = 0; e < n; ++e) {
+        entering_rows.push_back(c.rows[e].empty() ? nullptr : c.rows[e].data());
+        slots.push_back(ring.data() + (e + 2) % n * padded);
+    }
+    std::vector<const double*> taps(slots.begin(), slots.end());
+    std::vector<T> got(batch * (width + gap), T(-7));
+    GaussianRows<T> g{batch,  width,       padded, entering_rows.data(), slots.data(), n,     taps.data(),
+                      c.w0.data(), r0,     c.line_source.data(), c.w1.data(),        r1,    c.cval,
+                      lines.data(), line_stride, got.data(),     width + gap};
+    if constexpr (sizeof(T) == 8) simd_loops_for(path)->gaussian_rows_f64(g);
+    else simd_loops_for(path)->gaussian_rows_f32(g);
+    for (uint64_t b = 0; b < batch; ++b) {
+        std::vector<T> want = c.want(b);
+        for (uint64_t j = 0; j < width; ++j) {
+            const T& at = got[b * (width + gap) + j];
+            INFO("path " << path_name(path) << " r0 " << r0 << " r1 " << r1 << " width " << width << " row " << b
+                         << " at " << j << ": got " << at << ", want " << want[j]);
+            double tol = sizeof(T) == 4 ? 2 * FLT_EPSILON * std::max(1.0, std::fabs(double(want[j])))
+                                        : 64 * DBL_EPSILON * (1 + std::fabs(double(want[j])));
+            REQUIRE(std::fabs(double(at) - double(want[j])) <= tol);
+        }
+        for (uint64_t j = width; j < width + gap; ++j) REQUIRE(got[b * (width + gap) + j] == T(-7));  // untouched
+    }
 }
 
-TEST_CASE("simd paths: gaussian's extended rows on every path match the serial sum", "[simd][gaussian]") {
+TEST_CASE("simd paths: gaussian rows on every path match serial sums", "[simd][gaussian]") {
     for (SimdPath path : available_paths())
-        for (uint64_t radius : {1, 4, 9})
-            for (uint64_t width : {3, 8, 13, 40}) {
-                check_line_filter<double>(path, radius, width);
-                check_line_filter<float>(path, radius, width);
-            }
+        for (uint64_t r0 : {0, 1, 5, 12})
+            for (uint64_t r1 : {0, 4, 9})
+                for (uint64_t width : {1, 3, 8, 13, 31, 100})
+                    for (uint64_t batch : {1, 3, 8}) {
+                        check_gaussian_rows<double>(path, r0, r1, width, batch);
+                        check_gaussian_rows<float>(path, r0, r1, width, batch);
+                    }
 }
 
 namespace {

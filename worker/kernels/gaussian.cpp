@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -22,7 +23,24 @@ using nlohmann::json;
 constexpr double kMinSigma = 1e-15;        // scipy filters an axis only when its sigma exceeds this
 constexpr double kMaxRadius = 65536;       // int(truncate·sigma + 0.5) above this is refused
 constexpr uint64_t kMinBlockRows = 32;     // row blocks of an image (few images) are no shorter
-constexpr uint64_t kColumnChunk = 1024;    // axis 0 pass: 2r+1 input row slices of this width stay in L2
+constexpr uint64_t kBatchRows = 8;         // rows per call of the row loop, each pass over all of them
+constexpr uint64_t kVectorDoubles = 8;     // the widest path's vector: ring rows and lines start 64-byte aligned
+
+uint64_t round_up(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
+
+// `count` doubles of zeros, the first at a multiple of 64 bytes plus `lead` doubles.
+class AlignedDoubles {
+public:
+    AlignedDoubles(uint64_t count, uint64_t lead) : storage_(count + lead + kVectorDoubles) {
+        uint64_t misaligned = reinterpret_cast<uintptr_t>(storage_.data()) / sizeof(double) % kVectorDoubles;
+        data_ = storage_.data() + (kVectorDoubles - misaligned) % kVectorDoubles + lead;
+    }
+    double* data() { return data_; }
+
+private:
+    std::vector<double> storage_;
+    double* data_;
+};
 
 // scipy.ndimage's boundary modes (NI_ExtendLine), with scipy's aliases for filters.
 enum class Extend { reflect, nearest, mirror, wrap, constant };
@@ -128,10 +146,10 @@ int64_t source_index(int64_t q, int64_t len, Extend extend) {
 }
 
 // One axis' 1-D correlation: weights[t] for offsets ±t, and the source index of each extended
-// index e in [0, len + 2r) (e - r is the position on the line).
+// index e in [0, len + 2r) (e - r is the position on the line). An axis scipy leaves alone
+// (sigma <= kMinSigma) is inactive: radius 0, weight 1, which copies it exactly.
 struct AxisFilter {
     bool active = false;
-    bool has_cval = false;  // some extended index reads cval
     std::vector<double> weights;
     std::vector<int64_t> source;
 
@@ -142,28 +160,28 @@ struct AxisFilter {
 AxisFilter make_filter(double sigma, uint64_t radius, Extend extend, uint64_t len) {
     AxisFilter f;
     f.active = sigma > kMinSigma;
-    if (!f.active) return f;
+    if (!f.active) radius = 0;
     f.weights.resize(radius + 1);
     double scale = -0.5 / (sigma * sigma), sum = 0;
     for (uint64_t t = radius + 1; t-- > 0;) {
-        f.weights[t] = std::exp(scale * double(t * t));
+        f.weights[t] = f.active ? std::exp(scale * double(t * t)) : 1.0;
         sum += t == 0 ? f.weights[t] : 2 * f.weights[t];
     }
     for (double& w : f.weights) w /= sum;
     f.source.resize(len + 2 * radius);
     for (uint64_t e = 0; e < f.source.size(); ++e)
         f.source[e] = source_index(int64_t(e) - int64_t(radius), int64_t(len), extend);
-    f.has_cval = std::find(f.source.begin(), f.source.end(), -1) != f.source.end();
     return f;
 }
 
-// The passes on the process's SIMD path, by element type (see simd/gaussian_loops.h).
-using kernels::Correlation;
-void correlate(const kernels::SimdLoops& l, const Correlation<double, double>& c) { l.correlate_f64(c); }
-void correlate(const kernels::SimdLoops& l, const Correlation<float, float>& c) { l.correlate_f32(c); }
-void filter_lines(const kernels::SimdLoops& l, const kernels::LineFilter<double>& f) { l.filter_lines_f64(f); }
-void filter_lines(const kernels::SimdLoops& l, const kernels::LineFilter<float>& f) { l.filter_lines_f32(f); }
+// The row loop on the process's SIMD path, by element type (see simd/gaussian_loops.h).
+void filter_rows(const kernels::SimdLoops& l, const kernels::GaussianRows<double>& g) { l.gaussian_rows_f64(g); }
+void filter_rows(const kernels::SimdLoops& l, const kernels::GaussianRows<float>& g) { l.gaussian_rows_f32(g); }
 
+// Batches of rows, as gaussian_filter does on the whole image: axis 0 from the input, rounded
+// to T (scipy's output array), then axis 1. The input rows about a batch are kept widened to
+// double in a ring of 2r0 + kBatchRows rows (extended row e in ring row e mod that), so each is
+// converted once per block.
 template <class T>
 class GaussianRun : public KernelRun {
 public:
@@ -171,55 +189,56 @@ public:
         : in_(in), out_(out), images_(images), blocks_(row_blocks(images)), cval_(spec.cval),
           axis0_(make_filter(spec.sigma[0], spec.radius[0], spec.extend[0], images.height)),
           axis1_(make_filter(spec.sigma[1], spec.radius[1], spec.extend[1], images.width)),
-          loops_(kernels::simd_loops()) {
-        if (axis0_.active) row_taps_.resize(axis0_.source.size());
-        if (axis1_.active) {
-            line_.resize(axis1_.source.size());
-            for (uint64_t k = 0; k <= 2 * axis1_.radius(); ++k) line_taps_.push_back(line_.data() + k);
-        }
+          loops_(kernels::simd_loops()), padded_(round_up(images.width, kVectorDoubles)),
+          ring_rows_(2 * axis0_.radius() + kBatchRows), ring_(ring_rows_ * padded_, 0),
+          entering_rows_(ring_rows_), line_stride_(round_up(padded_ + 2 * axis1_.radius(), kVectorDoubles)),
+          lines_(kBatchRows * line_stride_, round_up(axis1_.radius(), kVectorDoubles) - axis1_.radius()) {
+        for (uint64_t k = 0; k < 2 * ring_rows_; ++k) ring_by_phase_.push_back(ring_.data() + k % ring_rows_ * padded_);
     }
 
     void run(uint64_t begin, uint64_t end) override {
         kernels::require_range(begin, end, images_.count * blocks_.count);
         for (uint64_t index = begin; index < end; ++index) {
             uint64_t image = index / blocks_.count, block = index % blocks_.count;
-            filter_rows(image, blocks_.begin(block), blocks_.end(block));
+            filter_block(image, blocks_.begin(block), blocks_.end(block));
         }
     }
 
 private:
-    // Rows [first, last) of one image: along axis 0 from the input, rounded to T in the
-    // output (scipy's output array), then along axis 1 in place, as gaussian_filter does.
-    void filter_rows(uint64_t image, uint64_t first, uint64_t last) {
-        uint64_t width = images_.width, size = images_.height * width;
+    // Rows [first, last) of one image.
+    void filter_block(uint64_t image, uint64_t first, uint64_t last) {
+        uint64_t width = images_.width, size = images_.height * width, r0 = axis0_.radius();
         const T* src = in_ + image * size;
         T* dst = out_ + image * size;
-        if (axis0_.active) {
-            filter_axis0(src, dst, first, last);
-            src = dst;
+        if (!axis0_.active && !axis1_.active)
+            return (void)std::copy(src + first * width, src + last * width, dst + first * width);
+        kernels::GaussianRows<T> rows{0,       width,  padded_, entering_rows_.data(), nullptr, 0, nullptr,
+                                      axis0_.weights.data(),  r0,       axis1_.source.data(),
+                                      axis1_.weights.data(),  axis1_.radius(),      cval_,
+                                      lines_.data(),          line_stride_,         nullptr, width};
+        uint64_t n = ring_rows_, phase = first % n;  // the ring row of extended row i
+        for (uint64_t i = first; i < last; i += rows.rows) {
+            rows.rows = std::min(kBatchRows, last - i);
+            // extended rows [i, i + 2r0 + rows) are needed: all enter on the first batch
+            uint64_t from = i == first ? i : i + 2 * r0, from_phase = i == first ? phase : phase + 2 * r0;
+            rows.entering = enter_rows(src, from, i + 2 * r0 + rows.rows);
+            rows.entering_slots = ring_by_phase_.data() + (from_phase < n ? from_phase : from_phase - n);
+            rows.taps = ring_by_phase_.data() + phase;
+            rows.dst = dst + i * width;
+            filter_rows(loops_, rows);
+            phase += rows.rows;
+            phase = phase < n ? phase : phase - n;
         }
-        if (axis1_.active) filter_axis1(src + first * width, dst + first * width, last - first);
-        else if (!axis0_.active) std::copy(src + first * width, src + last * width, dst + first * width);
     }
 
-    // Each output row is a weighted sum of 2r+1 (extended) input rows, in column chunks.
-    void filter_axis0(const T* image, T* dst, uint64_t first, uint64_t last) {
-        uint64_t width = images_.width;
-        for (uint64_t e = 0; e < row_taps_.size(); ++e)
-            row_taps_[e] = axis0_.source[e] < 0 ? nullptr : image + uint64_t(axis0_.source[e]) * width;
-        for (uint64_t j0 = 0; j0 < width; j0 += kColumnChunk) {
-            uint64_t cols = std::min(kColumnChunk, width - j0);
-            correlate(loops_, Correlation<T, T>{row_taps_.data() + first, j0, cols, axis0_.weights.data(),
-                                                axis0_.radius(), axis0_.has_cval, cval_, dst + first * width + j0,
-                                                last - first, width});
+    // Extended rows [from, to) enter the ring: their input rows (null: cval), for the row loop
+    // to widen. Returns how many.
+    uint64_t enter_rows(const T* src, uint64_t from, uint64_t to) {
+        for (uint64_t e = from; e < to; ++e) {
+            int64_t s = axis0_.source[e];
+            entering_rows_[e - from] = s < 0 ? nullptr : src + uint64_t(s) * images_.width;
         }
-    }
-
-    // Rows extended one by one into line_ (in double), correlated into dst (which may be src).
-    void filter_axis1(const T* src, T* dst, uint64_t rows) {
-        filter_lines(loops_, kernels::LineFilter<T>{src, dst, rows, images_.width, axis1_.source.data(),
-                                                    axis1_.weights.data(), axis1_.radius(), cval_, line_.data(),
-                                                    line_taps_.data()});
+        return to - from;
     }
 
     const T* in_;
@@ -228,10 +247,14 @@ private:
     kernels::BlockSplit blocks_;
     double cval_;
     AxisFilter axis0_, axis1_;
-    const kernels::SimdLoops& loops_;         // the process's SIMD path
-    std::vector<const T*> row_taps_;          // extended row e of the current image (null: cval)
-    std::vector<double> line_;                // one row extended by r each side
-    std::vector<const double*> line_taps_;    // line_ + k for k in [0, 2r]
+    const kernels::SimdLoops& loops_;      // the process's SIMD path
+    uint64_t padded_;                      // width rounded up to whole vectors: axis 0's row length
+    uint64_t ring_rows_;                   // 2r0 + kBatchRows
+    AlignedDoubles ring_;                  // ring_rows_ widened rows of padded_ doubles (zeros past width)
+    std::vector<double*> ring_by_phase_;   // ring row k mod ring_rows_, k in [0, 2·ring_rows_)
+    std::vector<const T*> entering_rows_;  // see enter_rows
+    uint64_t line_stride_;                 // padded_ + 2r1, rounded up to whole vectors
+    AlignedDoubles lines_;                 // kBatchRows rows, each extended by r1 each side (row aligned)
 };
 
 class GaussianKernel : public Kernel {

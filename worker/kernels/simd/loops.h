@@ -21,34 +21,31 @@ struct BilinearGrid {
     uint64_t nx, ny;  // at least 2×2, nx·ny < 2^32
 };
 
-// gaussian: dst[j] = Σ_{k=-r..r} w[|k|]·taps[r+k][offset+j] for j in [0, count), in double;
-// with cval_taps a null tap reads cval (constant mode), without no tap is null. Then the same
-// for each of `rows` rows, row i reading taps + i and writing dst + i·dst_stride.
-template <class Src, class Dst>
-struct Correlation {
-    const Src* const* taps;
-    uint64_t offset, count;
-    const double* weights;  // w[0..radius]
-    uint64_t radius;
-    bool cval_taps;
-    double cval;
-    Dst* dst;
-    uint64_t rows = 1, dst_stride = 0;
-};
-
-// gaussian's axis-1 pass over `rows` rows of `width`: row i (src + i·width, which may be dst's)
-// extended by radius each side into `line` (source[e] < 0 reads cval), correlated into dst + i·width.
+// gaussian: a batch of output rows of an image, both passes, sums in double. First the
+// `entering` extended rows are widened into their ring rows (a null row: cval). Axis 0: for row
+// b, line_b[r1 + j] = Σ_{k=-r0..r0} w0[|k|]·taps[b + r0 + k][j] for j in [0, width), rounded to T.
+// Axis 1: line_b's ends (line_b[e] for e < r1 and e >= r1 + width) are set from line_source[e]
+// (< 0: cval, else that element of the row), then dst_b[j] = Σ_k w1[|k|]·line_b[r1 + j + k],
+// rounded to T. An axis left alone has radius 0 and weight 1. Axis 0 may compute up to
+// `padded` >= width elements (whole vectors; ring rows and lines have room, and what lies past
+// width in a ring row is finite).
 template <class T>
-struct LineFilter {
-    const T* src;
-    T* dst;
-    uint64_t rows, width;
-    const int64_t* source;  // of each extended index e in [0, width + 2·radius)
-    const double* weights;
-    uint64_t radius;
+struct GaussianRows {
+    uint64_t rows, width, padded;
+    const T* const* entering_rows;  // input rows (null: cval) ...
+    double* const* entering_slots;  // ... widened into these ring rows first
+    uint64_t entering;
+    const double* const* taps;  // row b's 2·r0 + 1 extended rows (widened) are taps[b .. b + 2·r0]
+    const double* weights0;     // w0[0..r0]
+    uint64_t radius0;
+    const int64_t* line_source;  // of each extended index e in [0, width + 2·r1)
+    const double* weights1;      // w1[0..r1]
+    uint64_t radius1;
     double cval;
-    double* line;                     // width + 2·radius doubles of scratch
-    const double* const* line_taps;  // line + k for k in [0, 2·radius]
+    double* lines;  // line_b = lines + b·line_stride, width + 2·r1 doubles of scratch each
+    uint64_t line_stride;
+    T* dst;  // dst_b = dst + b·dst_stride
+    uint64_t dst_stride;
 };
 
 // reduce: a compensated sum, value + comp (comp is 0 when the sum is inf or NaN); an extreme
@@ -82,10 +79,8 @@ struct SimdLoops {
     bool (*bilinear_fill_tile)(const double* points, const BilinearGrid& grid, BilinearTile& tile);
     // Σ exp(f(x_i, y_i)) over the tile's points for one grid of ny columns.
     double (*bilinear_tile_sum)(const BilinearTile& tile, const double* grid, uint64_t ny);
-    void (*correlate_f64)(const Correlation<double, double>& c);
-    void (*correlate_f32)(const Correlation<float, float>& c);
-    void (*filter_lines_f64)(const LineFilter<double>& f);
-    void (*filter_lines_f32)(const LineFilter<float>& f);
+    void (*gaussian_rows_f64)(const GaussianRows<double>& g);
+    void (*gaussian_rows_f32)(const GaussianRows<float>& g);
     // reduce over p[0..n): Neumaier per DoubleVec lane, the path's lanes folded in order (so a
     // path's sums are those of a build compiled for it); extremes need n >= 1.
     SumParts (*sum_f64)(const double* p, uint64_t n);
