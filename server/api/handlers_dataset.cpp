@@ -1,10 +1,14 @@
 // Handlers of the dataset verbs. Bulk copies (from a file, from a client's shared memory, to
-// a file) run as internal jobs in the workers; the loop reads at most an .npy header.
+// a file) run as internal jobs in the workers; the loop reads at most an .npy header, or a
+// small object on tmpfs whole (a put of a few pages must not wait behind busy workers).
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <functional>
 #include <memory>
 
 #include "common/names.h"
@@ -22,6 +26,7 @@ namespace shmpool {
 namespace {
 
 constexpr uint64_t kCopyRangeBytes = 16 << 20;  // bytes per range of a copy job
+constexpr uint64_t kDaemonCopyMaxBytes = 4 << 20;  // a tmpfs object up to this size: copied by the loop
 
 uint64_t copy_chunk(const ArrayMeta& m) {
     uint64_t row = std::max<uint64_t>(1, m.shape.row_elems() * dtype_size(m.dtype));
@@ -107,8 +112,44 @@ void put_from_open_file(const Call& c, const std::string& name, const std::share
     load_open_file(c, name, file, read_npy_header_fd(file->get(), label));
 }
 
+// Creates dataset `name` of `meta`, lets `fill` write its bytes, seals it and answers; a fill
+// that throws leaves no dataset.
+void put_filled(const Call& c, const std::string& name, const ArrayMeta& meta, const std::function<void(void*)>& fill) {
+    DatasetShares shares = shares_of_put(c);
+    Segment mapping;
+    DatasetPtr ds = c.daemon->store().create(name, meta, c.peer().uid, &mapping);
+    try {
+        fill(mapping.data());
+    } catch (...) {
+        c.daemon->store().erase(c.peer().uid, name, /*force=*/true);
+        throw;
+    }
+    ds->shares = std::move(shares);
+    c.daemon->store().seal(*ds);
+    c.ok(ds->reveal());
+}
+
+// An object the loop may read itself: at most kDaemonCopyMaxBytes, on tmpfs (a memfd or a
+// /dev/shm object), where pread neither blocks (no pipe, no FUSE) nor faults when the client
+// truncates the object meanwhile (it returns short: an io_error).
+bool small_on_tmpfs(int fd, uint64_t bytes) {
+    struct statfs fs {};
+    return bytes <= kDaemonCopyMaxBytes && fstatfs(fd, &fs) == 0 && fs.f_type == TMPFS_MAGIC;
+}
+
+void read_exactly(int fd, void* dst, uint64_t bytes, const std::string& label) {
+    auto* p = static_cast<char*>(dst);
+    for (uint64_t done = 0; done < bytes;) {
+        ssize_t n = pread(fd, p + done, bytes - done, static_cast<off_t>(done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw Error(ErrorCode::io_error, sys_error_text("pread", "reading " + label, errno));
+        if (n == 0) throw Error(ErrorCode::io_error, label + " shrank to " + std::to_string(done) + " bytes while read");
+        done += static_cast<uint64_t>(n);
+    }
+}
+
 // Copies the raw bytes of `meta` from the object held open as `object` (a client's shm object or
-// memfd), through the same reopen as a file's.
+// memfd): at once when it is small and on tmpfs, else through the same reopen as a file's.
 void put_from_open_object(const Call& c, const std::string& name, const std::shared_ptr<UniqueFd>& object,
                           const ArrayMeta& meta, const std::string& label) {
     struct stat st {};
@@ -118,6 +159,8 @@ void put_from_open_object(const Call& c, const std::string& name, const std::sha
     if (static_cast<uint64_t>(st.st_size) < need)
         throw Error(ErrorCode::io_error, label + " holds " + std::to_string(st.st_size) + " bytes; a " +
                                              meta.shape.to_string() + " array needs " + std::to_string(need));
+    if (small_on_tmpfs(object->get(), need))
+        return put_filled(c, name, meta, [&](void* dst) { read_exactly(object->get(), dst, need, label); });
     NpyHeader raw{};
     raw.dtype = meta.dtype, raw.shape = meta.shape, raw.data_offset = 0, raw.data_bytes = need;
     load_open_file(c, name, object, raw);
@@ -169,18 +212,7 @@ void put_inline(const Call& c, const std::string& name, const nlohmann::json& da
     ArrayMeta meta;
     meta.dtype = c.args().contains("dtype") ? require_dtype(c.args(), "dtype") : DType::float64;
     meta.shape = inline_shape(data, meta.dtype, std::min<uint64_t>(c.daemon->options().max_dataset_bytes, kDefaultMaxLine));
-    DatasetShares shares = shares_of_put(c);
-    Segment mapping;
-    DatasetPtr ds = c.daemon->store().create(name, meta, c.peer().uid, &mapping);
-    try {
-        write_inline(data, meta.dtype, meta.shape, mapping.data());
-    } catch (...) {
-        c.daemon->store().erase(c.peer().uid, name, /*force=*/true);
-        throw;
-    }
-    ds->shares = std::move(shares);
-    c.daemon->store().seal(*ds);
-    c.ok(ds->reveal());
+    put_filled(c, name, meta, [&](void* dst) { write_inline(data, meta.dtype, meta.shape, dst); });
 }
 
 // A descriptor the client passed: one it could read through (not write-only, not O_PATH).

@@ -298,7 +298,7 @@ def test_workers_let_go_of_what_a_client_passed_once_its_copy_has_ended(daemon):
     closed the memfd), no worker may still map or hold it: that would pin its pages with no
     name left to find them by. Idle workers drop a finished job's state within their 500 ms
     idle check, without waiting for another job to reuse its slot."""
-    arr = np.arange(1 << 17, dtype=np.float64)  # 1 MiB, ranges on both workers
+    arr = np.arange(1 << 20, dtype=np.float64)  # 8 MiB: copied by the workers (up to 4 MiB the daemon copies)
     pids = [w["pid"] for w in daemon.workers() if w["pid"]]
 
     def held_by_workers():
@@ -356,3 +356,19 @@ def test_idle_workers_unmap_a_deleted_dataset(daemon):
         assert mapped(), "no worker maps the dataset it just read"
         c.ok("dataset.delete", name="gone")
         assert h.wait_until(lambda: not mapped(), 3.0), "idle workers still map %s: %s" % (seg, mapped())
+
+
+def test_a_small_put_does_not_wait_for_busy_workers(daemon):
+    """Up to 4 MiB from a tmpfs object (a memfd, a /dev/shm object) the daemon copies itself:
+    a put (a Python job's pickled code, a joblib batch's) answers while every worker is busy
+    with a long range, instead of queueing a copy job behind it."""
+    c = daemon.conn()
+    busy = h.expect_ok(c.call("job.submit", kernel="sleep", params={"rows": 2, "ms": 20000}, chunk=1, wait=False))
+    assert h.wait_until(lambda: all(w["job"] == busy["job"] for w in daemon.workers()), 10.0), daemon.workers()
+    arr = h.rng(7).standard_normal((512, 1024))  # 4 MiB exactly
+    t0 = time.monotonic()
+    info = h.expect_ok(h.put_shm(c, "small", arr), "put while the workers are busy")
+    assert time.monotonic() - t0 < 10.0, "the put waited for a worker"
+    np.testing.assert_array_equal(h.read_dataset(info), arr)
+    c.ok("job.cancel", job=busy["job"])
+    h.wait_pool_idle(daemon, 2)
