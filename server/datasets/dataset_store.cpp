@@ -89,17 +89,28 @@ std::shared_ptr<void> DatasetStore::charge_result(uid_t owner_uid, uint64_t byte
     return std::shared_ptr<void>(nullptr, [total = result_bytes_, uid_charge, bytes](void*) { *total -= bytes; });
 }
 
-// A spare that fits (job outputs only: inline data is small), else a new segment; when
-// /dev/shm is full, the spares are released and the creation tried once more.
+// A spare just taken (renamed to `segment`) mapped for its filler; removed if it cannot be.
+static void map_taken_spare(const std::string& segment, uint64_t bytes, Segment* mapping) {
+    try {
+        *mapping = Segment::open(segment, /*writable=*/true, bytes);
+    } catch (...) {
+        Segment::remove(segment);
+        throw;
+    }
+}
+
+// A spare that fits (mapped when the caller fills it), else a new segment; when /dev/shm is
+// full, the spares are released and the creation tried once more.
 void DatasetStore::allocate_segment(Dataset& ds, Segment* mapping) {
     std::string segment = dataset_segment_name(instance_, ds.id);
     ds.backing = ds.id;
     ds.capacity = ds.bytes;
-    if (!mapping && spares_) {
+    if (spares_ && ds.bytes > 0) {
         if (auto spare = spares_->take(ds.bytes, segment)) {
             ds.backing = spare->backing;
             ds.capacity = spare->capacity;
             ds.segment = segment;
+            if (mapping) map_taken_spare(segment, ds.bytes, mapping);
             return;
         }
     }
