@@ -1,5 +1,5 @@
 """Runtime CPU dispatch through a real daemon: SHMPOOL_CPU forces each SIMD path this build and
-CPU offer, `kernels` names it, and gaussian, bilinear_exp_sum, cdist and reduce agree with
+CPU offer, `kernels` names it, and gaussian, bilinear_exp_sum, cdist, reduce and rbf agree with
 SciPy/NumPy on every path."""
 
 import numpy as np
@@ -12,7 +12,7 @@ from test_cdist_map_reduce import check_whole
 from test_seed_kernels import assert_gaussian_close, bigdata, reference_per_grid, rel, BIL_RTOL
 
 PATHS = ["baseline", "avx2", "avx512", "native"]
-DISPATCHED = {"bilinear_exp_sum", "cdist", "gaussian", "reduce"}
+DISPATCHED = {"bilinear_exp_sum", "cdist", "gaussian", "rbf", "reduce"}
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +69,18 @@ def test_every_path_agrees_with_scipy(daemon_factory, workdir, offered, path):
     np.testing.assert_allclose(h.output_array(c, job), ref, rtol=BIL_RTOL, atol=0)
     check_cdist(c, workdir, r, path)
     check_reduce(c, workdir, r, path)
+    check_rbf(c, workdir, r, path)
+
+
+def check_rbf(c, workdir, r, path):
+    """rbf of 2051 points (a full tile of columns and a vector tail) against SciPy's distances."""
+    pts = r.standard_normal((2051, 3))
+    h.put_file(c, workdir, "pts", pts)
+    job = h.run_job(c, "rbf", {"points": "pts"}, chunk=97)
+    dist = cdist(pts, pts)
+    h.assert_close(h.output_array(c, job), dist ** 3 / 12 + dist ** 2 / 6, 1e-12, "%s rbf" % path)
+    c.ok("dataset.delete", name=job["output"]["name"])
+    c.ok("dataset.delete", name="pts")
 
 
 def check_cdist(c, workdir, r, path):

@@ -1,5 +1,5 @@
 // Unit tests of runtime CPU dispatch: every SIMD path this build compiled and this CPU runs,
-// its bilinear, gaussian, reduce and cdist loops against plain serial loops written here; path names.
+// its bilinear, gaussian, reduce, cdist and rbf loops against plain serial loops written here; path names.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -298,7 +298,34 @@ void check_cdist(const SimdLoops& loops, CdistMetric metric, uint64_t d, bool tr
         }
 }
 
+void check_rbf(const SimdLoops& loops, uint64_t n, uint64_t d) {
+    INFO("rbf n " << n << " d " << d);
+    std::vector<double> p = uniform_values(n * d, -3, 3, unsigned(n + d)), coords(n * d), out(n * n, -1.0);
+    for (uint64_t j = 0; j < n; ++j)
+        for (uint64_t k = 0; k < d; ++k) coords[k * n + j] = p[j * d + k];
+    uint64_t begin = n / 3, end = n - n / 4;
+    loops.rbf_rows(RbfRows{p.data(), coords.data(), out.data(), n, d}, begin, end);  // other rows untouched
+    uint64_t wrong = 0;  // counted, then checked once: n² elements
+    for (uint64_t i = 0; i < n; ++i)
+        for (uint64_t j = 0; j < n; ++j) {
+            double sq = 0;
+            for (uint64_t k = 0; k < d; ++k) sq += (p[i * d + k] - p[j * d + k]) * (p[i * d + k] - p[j * d + k]);
+            double r = std::sqrt(sq), want = i < begin || i >= end ? -1.0 : r * r * r / 12 + r * r / 6;
+            wrong += std::fabs(out[i * n + j] - want) > 1e-12 * std::max(1.0, std::fabs(want));
+        }
+    CHECK(wrong == 0);
+}
+
 }  // namespace
+
+TEST_CASE("simd paths: rbf on every path matches the serial loop", "[simd][rbf]") {
+    for (SimdPath path : available_paths()) {
+        INFO("path " << path_name(path));
+        for (uint64_t n : {1, 7, 37})
+            for (uint64_t d : {1, 3, 13}) check_rbf(*simd_loops_for(path), n, d);
+        check_rbf(*simd_loops_for(path), 2051, 2);  // a full tile of 2048 columns and a tail
+    }
+}
 
 TEST_CASE("simd paths: cdist's metrics on every path match the serial loop, both loops", "[simd][cdist]") {
     for (SimdPath path : available_paths()) {

@@ -1,36 +1,30 @@
 // The `rbf` kernel: F[i,j] = r³/12 + r²/6 with r = ||p_i - p_j||_2 over N points (N×d); by rows.
-// Points are transposed to d×N once per job so the inner loop runs over contiguous j, vectorized.
+// Points are transposed to d×N once per job; the rows run on the process's SIMD path (simd/rbf_loops.h).
 
 #include "worker/kernels/builtin.h"
 #include "worker/kernels/pairwise.h"
 #include "worker/kernels/simd.h"
+#include "worker/kernels/simd/loops.h"
 #include "worker/kernels/validate.h"
 
 namespace shmpool {
 namespace {
 
-// f(r) = r³/12 + r²/6 from r² = sq, for a double or a DoubleVec.
-template <class T>
-T rbf_of_squared(const T& sq) {
-    T r = kernels::sqrt_of(sq);
-    return sq * (r * (1.0 / 12.0) + 1.0 / 6.0);
-}
-
 class RbfRun : public KernelRun {
 public:
     RbfRun(const double* points, double* out, uint64_t n, uint64_t d)
-        : points_(points), out_(out), n_(n), transposed_(points, n, d) {}
+        : loops_(kernels::simd_loops()), transposed_(points, n, d),
+          job_{points, transposed_.view().coords(), out, n, d} {}
 
     void run(uint64_t begin, uint64_t end) override {
-        kernels::require_range(begin, end, n_);
-        transposed_.map_rows(points_, begin, end, out_, [](const auto& sq) { return rbf_of_squared(sq); });
+        kernels::require_range(begin, end, job_.n);
+        loops_.rbf_rows(job_, begin, end);  // on the process's SIMD path
     }
 
 private:
-    const double* points_;
-    double* out_;
-    uint64_t n_;
+    const kernels::SimdLoops& loops_;
     kernels::TransposedPoints transposed_;
+    kernels::RbfRows job_;
 };
 
 struct RbfDims {

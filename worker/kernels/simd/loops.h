@@ -72,6 +72,14 @@ struct CdistRows {
     uint64_t n, m, d;
 };
 
+// rbf: out[i·n + j] = f(||p_i - p_j||) for rows i of points (n×d) against every point, the
+// points also given transposed (coords[k·n + j], a TransposedPoints' copy).
+struct RbfRows {
+    const double *points, *coords;
+    double* out;
+    uint64_t n, d;
+};
+
 struct SimdLoops {
     SimdPath path;
     // Fills `tile` with points [0, tile.count) of `points` (x, y pairs); false when one lies
@@ -91,6 +99,7 @@ struct SimdLoops {
     Best<float> (*max_f32)(const float* p, uint64_t n);
     void (*cdist_rows)(const CdistRows& job, uint64_t begin, uint64_t end);
     void (*cdist_norms)(const double* y, uint64_t m, uint64_t d, double* norms);
+    void (*rbf_rows)(const RbfRows& job, uint64_t begin, uint64_t end);
 };
 
 const SimdLoops& simd_loops();                  // of simd_path()

@@ -5,6 +5,7 @@
 #include "worker/kernels/simd/cdist_loops.h"
 #include "worker/kernels/simd/gaussian_loops.h"
 #include "worker/kernels/simd/loops.h"
+#include "worker/kernels/simd/rbf_loops.h"
 
 #ifndef SHMPOOL_SIMD_PATH
 #error "compile loops_path.cpp with -DSHMPOOL_SIMD_PATH=<path> (see CMakeLists.txt)"
@@ -29,6 +30,7 @@ const SimdLoops SHMPOOL_LOOPS_OF(SHMPOOL_SIMD_PATH) = {
     .max_f32 = &reduce_loops::span_extreme<true, float>,
     .cdist_rows = &cdist::rows,
     .cdist_norms = &cdist::norms,
+    .rbf_rows = &rbf::rows,
 };
 
 }  // namespace shmpool::kernels
