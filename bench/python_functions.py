@@ -185,20 +185,17 @@ def seed001(c, d, trees, n, d_features, repeat):
     one, forest = fitted["one process (n_jobs=1)"], fitted["shmpool joblib backend n_jobs=2"]
     assert (forest.predict(X) == one.predict(X)).all() and len(fitted["shmpool Client.map of tree fits"]) == trees
     one_copy = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes + y.nbytes
-    idle_workers_unmap = lambda: c.map_ranges(lambda b, e: None, rows=WORKERS * 8, chunk=1).result()  # noqa: E731
-    memory = {name: memory_row(fit, pids, holds, one_copy, idle_workers_unmap)
-              for name, (fit, pids, holds) in configs.items()}
+    memory = {name: memory_row(fit, pids, holds, one_copy) for name, (fit, pids, holds) in configs.items()}
     c.delete("y")
     return {key: v["median"] for key, v in walls.items()}, memory, one_copy
 
 
-def memory_row(fit, pids, holds_input, one_copy, settle):
+def memory_row(fit, pids, holds_input, one_copy):
     """One untimed run of fit() sampled every 20 ms: peak summed PSS of its processes, how much
     that grew over their PSS just before, and the peak summed PSS of the mappings that hold the
-    inputs (None: the inputs live in the one process's heap, no mapping to count). settle()
-    first: a worker unmaps a deleted dataset at its next range, so an idle one still holds the
-    pages of the previous run's inputs."""
-    settle()
+    inputs (None: the inputs live in the one process's heap, no mapping to count). It waits
+    first for idle workers' 500 ms check, at which they unmap the previous run's deleted inputs."""
+    time.sleep(0.6)
     before = sum(pss_bytes(p) for p in pids())
     with PssPeak(pids, interval=0.02, holds_input=holds_input) as peak:
         fit()
@@ -214,8 +211,8 @@ def memory_table(rows, one_copy):
              "resource tracker) but not the daemon; shmpool = this one (the client), the daemon and its workers.",
              "Input mappings: loky = files in joblib's memmapping folder; shmpool = the instance's dataset "
              "segments in /dev/shm (inputs and each job's pickled code, which for the joblib backend holds "
-             "the pickled batch); before each run a no-op job lets idle workers unmap the previous run's deleted "
-             "inputs. Copies in process heaps (unpickled arguments, sklearn's own CSC float32 "
+             "the pickled batch); each run starts after the idle workers' 500 ms check, at which they unmap "
+             "the previous run's deleted inputs. Copies in process heaps (unpickled arguments, sklearn's own CSC float32 "
              "copy of X) show in the growth column only.",
              "", "| | processes | peak PSS MiB | growth MiB | growth / one copy | input mappings' PSS MiB | "
              "input mappings / one copy |", "|---|---:|---:|---:|---:|---:|---:|"]
