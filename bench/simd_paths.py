@@ -147,23 +147,23 @@ def main():
     print_report(builds, rows, gauss, copy_bandwidth(a.repeat), a, (load_before, os.getloadavg()[0]))
 
 
+def print_paths_table(rows, base_key, which):
+    """One table of every build and path per seed kernel: which = 0 (job walls) or 1 (workers' CPU)."""
+    print("| workload | " + " | ".join(f"{lab} {p or '-'}" for lab, p in rows) + " |")
+    print("|---|" + "---|" * len(rows))
+    for title, *_ in SEEDS:
+        base = rows[base_key][title][which]["median"]
+        cells = [f"{r[title][which]['median']:.4f} s ({r[title][which]['median'] / base:.2f}x)" for r in rows.values()]
+        print(f"| {title} | " + " | ".join(cells) + " |")
+
+
 def print_report(builds, rows, gauss, copy_bps, a, load):
     base_key = next(iter(rows))
     print(f"\nSIMD paths: medians of {a.repeat} job walls, {a.workers} workers; ratio = time / "
           f"{base_key[0]} {base_key[1] or '-'}; load average before/after {load[0]:.1f}/{load[1]:.1f}\n")
-    print("| workload | " + " | ".join(f"{lab} {p or '-'}" for lab, p in rows) + " |")
-    print("|---|" + "---|" * len(rows))
-    for title, *_ in SEEDS:
-        base = rows[base_key][title][0]["median"]
-        cells = [f"{r[title][0]['median']:.4f} s ({r[title][0]['median'] / base:.2f}x)" for r in rows.values()]
-        print(f"| {title} | " + " | ".join(cells) + " |")
+    print_paths_table(rows, base_key, 0)
     print("\nWorkers' CPU seconds per job, medians (user + system, all workers; ratio to the same base)\n")
-    print("| workload | " + " | ".join(f"{lab} {p or '-'}" for lab, p in rows) + " |")
-    print("|---|" + "---|" * len(rows))
-    for title, *_ in SEEDS:
-        base = rows[base_key][title][1]["median"]
-        cells = [f"{r[title][1]['median']:.4f} s ({r[title][1]['median'] / base:.2f}x)" for r in rows.values()]
-        print(f"| {title} | " + " | ".join(cells) + " |")
+    print_paths_table(rows, base_key, 1)
     print(f"\ngaussian on {builds[0][0]} (its default path), {a.workers} workers; copy bandwidth "
           f"(np.copyto, read + write) {copy_bps / 1e9:.1f} GB/s\n")
     print("| images | sigma | dtype | shmpool s | GB/s (in + out) | SciPy 1 process s | shmpool / SciPy |")
