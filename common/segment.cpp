@@ -117,4 +117,13 @@ uint64_t Segment::size_of(const std::string& name) {
     }
 }
 
+void Segment::truncate(const std::string& name, uint64_t bytes) {
+    try {
+        bip::shared_memory_object shm(bip::open_only, name.c_str(), bip::read_write);
+        shm.truncate(static_cast<bip::offset_t>(bytes));
+    } catch (const bip::interprocess_exception& e) {
+        throw_interprocess(e, "cannot resize", name);
+    }
+}
+
 }  // namespace shmpool

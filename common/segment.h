@@ -28,6 +28,8 @@ public:
     static void rename(const std::string& from, const std::string& to);
     // Size of an existing object, or throws Error(io_error).
     static uint64_t size_of(const std::string& name);
+    // Sets an existing object's size (shrinking frees the pages past it). Throws Error(io_error).
+    static void truncate(const std::string& name, uint64_t bytes);
 
     // Allocates and maps the pages of [offset, offset + bytes) for writing, in one call rather
     // than a fault per page. Error(no_space) when /dev/shm is full (instead of a SIGBUS later).

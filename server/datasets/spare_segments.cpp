@@ -52,6 +52,16 @@ std::optional<SpareSegments::Spare> SpareSegments::take(uint64_t bytes, const st
         release(spare, "its rename failed");
         return std::nullopt;
     }
+    // Cut to the new dataset's size: no byte of the dataset it held stays past the new one's
+    // end, where a client given the segment (dataset.open) could read it.
+    try {
+        if (spare.capacity > bytes) Segment::truncate(name, bytes);
+    } catch (const Error& e) {
+        log_warn(std::string("reusing a spare segment: ") + e.what());
+        Segment::remove(name);
+        return std::nullopt;
+    }
+    spare.capacity = bytes;
     ++reused_;
     log_debug("spare " + spare_name(spare.backing) + " reused as " + name);
     return spare;

@@ -122,6 +122,8 @@ def test_only_a_spare_within_an_eighth_of_the_size_is_reused(daemon):
     assert inode_of(small) != big and list(h.spare_inodes(daemon.instance).values()) == [big]
     fits = h.expect_ok(h.put_shm(c, "fits", np.arange(7000 // 8, dtype=np.float64)))  # 7000 bytes
     assert inode_of(fits) == big and h.spare_inodes(daemon.instance) == {}
+    # cut to its new size: no byte of the dataset the spare held stays past the new one's end
+    assert os.stat("/dev/shm/" + fits["segment"]).st_size == 7000
     stats = c.ok("stats")["datasets"]
     assert (stats["spares"], stats["spare_bytes"], stats["spares_reused"]) == (0, 0, 1), stats
     np.testing.assert_array_equal(h.read_dataset(fits), np.arange(875, dtype=np.float64))
