@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "common/error.h"
+#include "common/fd_io.h"
 #include "common/npy_file.h"
 #include "common/unique_fd.h"
 #include "mpi/collective.h"
@@ -25,14 +26,7 @@ UniqueFd open_input(const std::string& path) {
 // Reads the array's bytes of `file` into `dst` (header.data_bytes of them).
 void read_data(const InputFile& file, char* dst) {
     UniqueFd fd = open_input(file.path);
-    uint64_t done = 0, n = file.header.data_bytes;
-    while (done < n) {
-        ssize_t k = pread(fd.get(), dst + done, n - done, static_cast<off_t>(file.header.data_offset + done));
-        if (k < 0 && errno == EINTR) continue;
-        if (k < 0) throw Error(ErrorCode::io_error, sys_error_text("pread", "reading '" + file.path + "'", errno));
-        if (k == 0) throw Error(ErrorCode::io_error, "'" + file.path + "' ended before its data did");
-        done += static_cast<uint64_t>(k);
-    }
+    pread_exactly(fd.get(), dst, file.header.data_bytes, file.header.data_offset, "'" + file.path + "'");
 }
 
 }  // namespace

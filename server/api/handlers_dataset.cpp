@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 
+#include "common/fd_io.h"
 #include "common/names.h"
 #include "common/npy.h"
 #include "common/npy_file.h"
@@ -137,17 +138,6 @@ bool small_on_tmpfs(int fd, uint64_t bytes) {
     return bytes <= kDaemonCopyMaxBytes && fstatfs(fd, &fs) == 0 && fs.f_type == TMPFS_MAGIC;
 }
 
-void read_exactly(int fd, void* dst, uint64_t bytes, const std::string& label) {
-    auto* p = static_cast<char*>(dst);
-    for (uint64_t done = 0; done < bytes;) {
-        ssize_t n = pread(fd, p + done, bytes - done, static_cast<off_t>(done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw Error(ErrorCode::io_error, sys_error_text("pread", "reading " + label, errno));
-        if (n == 0) throw Error(ErrorCode::io_error, label + " shrank to " + std::to_string(done) + " bytes while read");
-        done += static_cast<uint64_t>(n);
-    }
-}
-
 // Copies the raw bytes of `meta` from the object held open as `object` (a client's shm object or
 // memfd): at once when it is small and on tmpfs, else through the same reopen as a file's.
 void put_from_open_object(const Call& c, const std::string& name, const std::shared_ptr<UniqueFd>& object,
@@ -160,7 +150,7 @@ void put_from_open_object(const Call& c, const std::string& name, const std::sha
         throw Error(ErrorCode::io_error, label + " holds " + std::to_string(st.st_size) + " bytes; a " +
                                              meta.shape.to_string() + " array needs " + std::to_string(need));
     if (small_on_tmpfs(object->get(), need))
-        return put_filled(c, name, meta, [&](void* dst) { read_exactly(object->get(), dst, need, label); });
+        return put_filled(c, name, meta, [&](void* dst) { pread_exactly(object->get(), dst, need, 0, label); });
     NpyHeader raw{};
     raw.dtype = meta.dtype, raw.shape = meta.shape, raw.data_offset = 0, raw.data_bytes = need;
     load_open_file(c, name, object, raw);
