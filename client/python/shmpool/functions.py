@@ -13,6 +13,7 @@ import numpy as np
 
 from .connection import PASSED_FD
 from .errors import error_for, error_from_reply
+from .worker_side import SPARSE_PARTS
 
 PYTHON_VERSION = "%d.%d" % sys.version_info[:2]  # the workers refuse another minor version
 REDUCTIONS = ("sum", "min", "max")
@@ -60,7 +61,7 @@ def _put_sparse(client, role, matrix, inputs, args, names):
     """A SciPy sparse matrix: its CSR data, indices and indptr as three datasets (the worker
     joins them back into a csr_matrix with no copy)."""
     csr = matrix.tocsr()
-    for part in ("data", "indices", "indptr"):
+    for part in SPARSE_PARTS:
         name = "_py.%s.%s.%s" % (uuid.uuid4().hex, role, part)
         client.put(name, np.ascontiguousarray(getattr(csr, part)))
         names.append(name)

@@ -10,6 +10,7 @@ from joblib._parallel_backends import AutoBatchingMixin
 from joblib.parallel import ParallelBackendBase, register_parallel_backend
 
 from .executor import Executor
+from .worker_side import SPARSE_PARTS, compressed_matrix
 
 LARGE_BYTES = 1 << 20  # arrays at least this big become datasets (joblib's own memmapping threshold is 1 MB)
 MAX_INPUTS = 7         # roles a job may take besides its code
@@ -69,7 +70,7 @@ class ShmpoolBackend(AutoBatchingMixin, ParallelBackendBase):
     def _dataset_arg(self, value, inputs):
         """A large array as a DatasetArg, a large CSR/CSC matrix as a SparseArg; else value."""
         if _sparse_format(value) is not None:
-            parts = [getattr(value, p) for p in _SPARSE_PARTS]
+            parts = [getattr(value, p) for p in SPARSE_PARTS]
             if sum(p.nbytes for p in parts) < LARGE_BYTES or not all(_puttable(p) for p in parts):
                 return value
             roles = self._roles(value, parts, inputs)
@@ -114,7 +115,6 @@ class ShmpoolBackend(AutoBatchingMixin, ParallelBackendBase):
 
 
 _DTYPES = ("float64", "float32", "int64", "int32", "uint8")
-_SPARSE_PARTS = ("data", "indices", "indptr")
 
 
 def _puttable(array):
@@ -124,7 +124,7 @@ def _puttable(array):
 def _sparse_format(value):
     """"csr" or "csc" for a SciPy matrix of those formats (rebuilt in the worker with no copy)."""
     fmt = getattr(value, "format", None)
-    return fmt if fmt in ("csr", "csc") and all(hasattr(value, p) for p in _SPARSE_PARTS) else None
+    return fmt if fmt in ("csr", "csc") and all(hasattr(value, p) for p in SPARSE_PARTS) else None
 
 
 class DatasetArg:
@@ -145,9 +145,7 @@ class SparseArg:
         self.fmt, self.shape, self.roles = fmt, tuple(shape), roles
 
     def resolve(self, mapped):
-        import scipy.sparse
-        matrix = scipy.sparse.csr_matrix if self.fmt == "csr" else scipy.sparse.csc_matrix
-        return matrix(tuple(mapped[r] for r in self.roles), shape=self.shape, copy=False)
+        return compressed_matrix(self.fmt, [mapped[r] for r in self.roles], self.shape)
 
 
 class _Swapped:

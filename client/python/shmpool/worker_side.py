@@ -102,14 +102,20 @@ def _dumps(value):
         return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+SPARSE_PARTS = ("data", "indices", "indptr")  # what a CSR/CSC matrix travels as, in this order
+
+
+def compressed_matrix(fmt, parts, shape):
+    """A SciPy "csr" or "csc" matrix over (data, indices, indptr) as mapped, with no copy."""
+    import scipy.sparse
+    matrix = scipy.sparse.csr_matrix if fmt == "csr" else scipy.sparse.csc_matrix
+    return matrix(tuple(parts), shape=tuple(shape), copy=False)
+
+
 def _join_sparse(kwargs, sparse):
     """name__data, name__indices, name__indptr -> name: a CSR matrix over the mapped arrays (no copy)."""
-    if not sparse:
-        return
-    import scipy.sparse
-    for name, shape in sparse.items():
-        parts = tuple(kwargs.pop(name + part) for part in ("__data", "__indices", "__indptr"))
-        kwargs[name] = scipy.sparse.csr_matrix(parts, shape=tuple(shape), copy=False)
+    for name, shape in (sparse or {}).items():
+        kwargs[name] = compressed_matrix("csr", [kwargs.pop(name + "__" + part) for part in SPARSE_PARTS], shape)
 
 
 class Job:
