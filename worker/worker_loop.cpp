@@ -34,14 +34,15 @@ struct JobState {
     nlohmann::json params;
     std::vector<std::shared_ptr<const Segment>> pins;
     std::shared_ptr<const Segment> output;
-    uint64_t rows = 0;  // the job's index space, to find a range's share of the output
+    uint64_t output_bytes = 0;  // the output's own size; its mapping may be longer (a spare cut since)
+    uint64_t rows = 0;          // the job's index space, to find a range's share of the output
     std::unique_ptr<KernelRun> run;
 
     // Allocates the output pages this range writes (its proportional share, page-rounded),
     // in one call instead of a fault per page, and as a clean error when /dev/shm is full.
     void populate_output(uint64_t begin, uint64_t end) const {
         if (!output || rows == 0) return;
-        uint64_t bytes = output->size();
+        uint64_t bytes = output_bytes;
         auto share = [&](uint64_t i) { return static_cast<uint64_t>(static_cast<long double>(bytes) * i / rows); };
         output->populate_writable(share(begin), share(end) - share(begin));
     }
@@ -152,6 +153,7 @@ private:
         }
         if (desc.output.id != 0) {
             state.output = maps_.get(desc.output, true);
+            state.output_bytes = desc.output.bytes;
             ctx.output = ArrayView{meta_of(desc.output), state.output->data(), state.output->data()};
         }
         state.run = kernel->start(ctx);

@@ -129,6 +129,23 @@ def test_only_a_spare_within_an_eighth_of_the_size_is_reused(daemon):
     np.testing.assert_array_equal(h.read_dataset(fits), np.arange(875, dtype=np.float64))
 
 
+def test_a_job_output_in_a_spare_cut_to_its_size_is_written_to_its_end(daemon):
+    """The workers still map a reused spare at its old, larger size: what a range allocates
+    follows the output's own bytes, not that mapping (past the cut, madvise fails EFAULT)."""
+    c = daemon.conn()
+    n = 15 << 19  # 7.5 MiB: above the daemon's own copy, so the put is a copy job too
+    h.expect_ok(h.put_shm(c, "src", np.ones(n, np.uint8)), "put src")
+    ino = make_spare(c, daemon, 8 << 20)  # written by both workers, so both map it writable
+    for chunk in [None, 1 << 20]:
+        job = h.run_job(c, "map", {"x": "src"}, {"op": "negative"}, chunk=chunk, output="out")
+        info = c.ok("dataset.info", name="out")
+        assert inode_of(info) == ino and os.stat("/dev/shm/" + info["segment"]).st_size == n, (job, info)
+        assert np.all(h.read_dataset(info) == 255)
+        c.ok("dataset.delete", name="out")  # the segment was seen: removed, so make it again
+        if chunk is None:
+            ino = make_spare(c, daemon, 8 << 20)
+
+
 def test_the_smallest_fitting_spare_is_taken(daemon):
     c = daemon.conn()
     larger, exact = make_spares(c, daemon, 8192, 8000)
