@@ -6,7 +6,8 @@
 //   g++ -std=c++20 -O2 -I SRC -I $B bench/gaussian_probe.cpp BUILD/libshmpool_kernels.a
 //       BUILD/libshmpool_common.a -L $L -lopenblas -ldl -o /tmp/gaussian_probe
 //   /tmp/gaussian_probe REPEAT [IMAGES SIDE SIGMA]   (default: the four sizes of gaussian_sizes.py)
-// SHMPOOL_CPU picks the SIMD path as in the daemon. Prints min and median ns per element.
+// SHMPOOL_CPU picks the SIMD path as in the daemon. Prints min and median ns per element: float64,
+// float32 with double sums (the default), float32 with float32 sums.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -19,7 +20,7 @@
 using namespace shmpool;
 
 template <class T>
-void probe(uint64_t images, uint64_t side, double sigma, int repeat) {
+void probe(uint64_t images, uint64_t side, double sigma, int repeat, const char* sums = "float64") {
     ArrayMeta meta;
     meta.dtype = sizeof(T) == 8 ? DType::float64 : DType::float32;
     meta.shape.ndim = 3;
@@ -28,7 +29,7 @@ void probe(uint64_t images, uint64_t side, double sigma, int repeat) {
     std::mt19937_64 rng(1);
     std::uniform_real_distribution<double> uniform(0, 1);
     for (T& v : in) v = T(uniform(rng));
-    nlohmann::json params = {{"sigma", sigma}};
+    nlohmann::json params = {{"sigma", sigma}, {"sums", sums}};
     const Kernel& kernel = *find_kernel("gaussian");
     Plan plan = kernel.plan(PlanInput{params, {{"images", meta}}});
     std::vector<double> seconds;
@@ -41,8 +42,9 @@ void probe(uint64_t images, uint64_t side, double sigma, int repeat) {
     }
     std::sort(seconds.begin(), seconds.end());
     double ns = 1e9 / double(in.size());
-    std::printf("%lux%lux%lu sigma %.1f %s: min %.2f ns/element, median %.2f\n", images, side, side, sigma,
-                sizeof(T) == 8 ? "float64" : "float32", seconds.front() * ns, seconds[seconds.size() / 2] * ns);
+    std::printf("%lux%lux%lu sigma %.1f %s, %s sums: min %.2f ns/element, median %.2f\n", images, side, side,
+                sigma, sizeof(T) == 8 ? "float64" : "float32", sums, seconds.front() * ns,
+                seconds[seconds.size() / 2] * ns);
 }
 
 int main(int argc, char** argv) {
@@ -57,5 +59,6 @@ int main(int argc, char** argv) {
     for (const Size& s : sizes) {
         probe<double>(s.images, s.side, s.sigma, repeat);
         probe<float>(s.images, s.side, s.sigma, repeat);
+        probe<float>(s.images, s.side, s.sigma, repeat, "float32");
     }
 }

@@ -2,8 +2,8 @@
 """The SIMD paths side by side (issue #15): each seed kernel through shmpoold builds given on
 the command line (e.g. a native and a portable build), on every path each offers (SHMPOOL_CPU),
 in one run; medians of job walls and of the workers' CPU per job, ratios to the first build's
-first path; then gaussian's bytes per second in both dtypes beside SciPy in one process and the
-machine's copy bandwidth.
+first path; then gaussian's bytes per second in both dtypes (float32 also with float32 sums)
+beside SciPy in one process and the machine's copy bandwidth.
 
 Usage: bench/simd_paths.py --build LABEL=DIR[@PATH,...] [--build ...] [--repeat N] [--workers W]
 Without @PATHs, every path the build offers; a shmpoold that predates dispatch runs its one, "-".
@@ -21,6 +21,7 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
 import references as ref  # noqa: E402
 import shmpool_side as sp  # noqa: E402
+from gaussian_sizes import CONFIGS as GAUSS_CONFIGS, SIZES as GAUSS_SIZES  # noqa: E402
 from measure import summary, timed  # noqa: E402
 
 h = sp.h
@@ -42,6 +43,8 @@ SEEDS = [  # title, kernel, inputs, params
     ("bilinear_exp_sum k=n=50, m=200000", "bilinear_exp_sum", {"Z": "Z", "P": "Q"}, {}),
     ("gaussian 20000x28x28 float64", "gaussian", {"images": "images"}, {"sigma": SIGMA}),
     ("gaussian 20000x28x28 float32", "gaussian", {"images": "images32"}, {"sigma": SIGMA}),
+    ("gaussian 20000x28x28 float32, float32 sums", "gaussian", {"images": "images32"},
+     {"sigma": SIGMA, "sums": "float32"}),
     ("rbf N=6000", "rbf", {"points": "P"}, {}),
     ("euclidean 4000x4000, d=64", "euclidean", {"X": "X", "Y": "Y"}, {}),
     ("cdist cityblock 2000x2000, d=64", "cdist", {"X": "X2", "Y": "Y2"}, {"metric": "cityblock"}),
@@ -50,8 +53,6 @@ SEEDS = [  # title, kernel, inputs, params
     ("map exp 4000x1000", "map", {"x": "M"}, {"op": "exp"}),
     ("reduce sum 2^24", "reduce", {"x": "R"}, {"op": "sum"}),
 ]
-# gaussian's throughput: (images, side, sigma) in both dtypes
-GAUSS_SIZES = [(20000, 28, 1.2), (2000, 64, 2.0), (200, 256, 3.0), (12, 1024, 3.0)]
 
 
 def paths_of(d):
@@ -107,13 +108,13 @@ def time_seeds(d, data, repeat):
 def time_gaussian_sizes(d, repeat):
     out = {}
     for K, side, sigma in GAUSS_SIZES:
-        for dtype in (np.float64, np.float32):
+        for dtype, sums in GAUSS_CONFIGS:
             images = np.random.default_rng(side).random((K, side, side)).astype(dtype)
             sp.put(d, "g", images)
-            s, _ = sp.job_walls(d, "gaussian", {"images": "g"}, {"sigma": sigma}, repeat)
+            s, _ = sp.job_walls(d, "gaussian", {"images": "g"}, {"sigma": sigma, "sums": sums}, repeat)
             sp.delete(d, "g")
             scipy_s, _ = timed(lambda: ref.scipy_gaussian(images, sigma), max(1, repeat // 2))
-            out[(K, side, sigma, np.dtype(dtype).name)] = (s["median"], scipy_s["median"], 2 * images.nbytes)
+            out[(K, side, sigma, dtype, sums)] = (s["median"], scipy_s["median"], 2 * images.nbytes)
     return out
 
 
@@ -166,10 +167,10 @@ def print_report(builds, rows, gauss, copy_bps, a, load):
     print_paths_table(rows, base_key, 1)
     print(f"\ngaussian on {builds[0][0]} (its default path), {a.workers} workers; copy bandwidth "
           f"(np.copyto, read + write) {copy_bps / 1e9:.1f} GB/s\n")
-    print("| images | sigma | dtype | shmpool s | GB/s (in + out) | SciPy 1 process s | shmpool / SciPy |")
+    print("| images | sigma | dtype, sums | shmpool s | GB/s (in + out) | SciPy 1 process s | shmpool / SciPy |")
     print("|---|---|---|---|---|---|---|")
-    for (K, side, sigma, dtype), (t, scipy_t, nbytes) in gauss.items():
-        print(f"| {K}x{side}x{side} | {sigma} | {dtype} | {t:.4f} | {nbytes / t / 1e9:.1f} | {scipy_t:.3f} | "
+    for (K, side, sigma, dtype, sums), (t, scipy_t, nbytes) in gauss.items():
+        print(f"| {K}x{side}x{side} | {sigma} | {dtype}, {sums} | {t:.4f} | {nbytes / t / 1e9:.1f} | {scipy_t:.3f} | "
               f"{t / scipy_t:.3f}x |")
 
 

@@ -19,21 +19,29 @@ def reference_gaussian(images, sigma, mode, truncate, cval):
     return np.array([gaussian_filter(im, sigma, mode=mode, truncate=truncate, cval=cval) for im in images])
 
 
-def assert_gaussian_close(got, ref, what):
+def float_sums_bound(images, sigma, mode, truncate, cval):
+    """What float32 sums (param sums) may add to the error: (r0 + r1 + 10)·2^-24 of the filter of
+    the images' magnitudes (docs/protocol.md), computed here in float64 by SciPy."""
+    radius = [int(truncate * s + 0.5) if s > 1e-15 else 0 for s in np.broadcast_to(np.asarray(sigma, float), (2,))]
+    magnitude = reference_gaussian(np.abs(images.astype(np.float64)), sigma, mode, truncate, abs(cval))
+    return (sum(radius) + 10) * 2.0 ** -24 * magnitude
+
+
+def assert_gaussian_close(got, ref, what, extra=0.0):
     assert got.dtype == ref.dtype and got.shape == ref.shape, "%s: %s %s vs %s %s" % (
         what, got.dtype, got.shape, ref.dtype, ref.shape)
     if got.dtype == np.float64:
         diff = np.max(np.abs(got - ref))
         assert diff <= F64_ATOL, "%s: max abs diff %g" % (what, diff)
-    else:  # each of the two passes may round to the neighbouring float32
-        tol = 2 * np.finfo(np.float32).eps * np.maximum(1.0, np.abs(ref.astype(np.float64)))
+    else:  # each of the two passes may round to the neighbouring float32; float sums: `extra` too
+        tol = 2 * np.finfo(np.float32).eps * np.maximum(1.0, np.abs(ref.astype(np.float64))) + extra
         bad = np.abs(got.astype(np.float64) - ref.astype(np.float64)) > tol
         assert not bad.any(), "%s: %d elements beyond float32 rounding, first at %s" % (
             what, bad.sum(), np.argwhere(bad)[0])
 
 
-def run_gaussian(c, name, images, sigma, mode, truncate, cval, chunk=None):
-    params = {"sigma": sigma, "mode": mode, "truncate": truncate, "cval": cval}
+def run_gaussian(c, name, images, sigma, mode, truncate, cval, chunk=None, sums="float64"):
+    params = {"sigma": sigma, "mode": mode, "truncate": truncate, "cval": cval, "sums": sums}
     job = h.run_job(c, "gaussian", {"images": name}, params, chunk=chunk, output="out")
     out = job["output"]
     assert out["dtype"] == str(images.dtype) and list(out["shape"]) == list(images.shape), job
@@ -54,6 +62,23 @@ def test_gaussian_matches_scipy(daemon, workdir, mode, dtype):
         got = run_gaussian(c, "imgs", images, sigma, mode, truncate, cval, chunk=5)
         ref = reference_gaussian(images, sigma, mode, truncate, cval)
         assert_gaussian_close(got, ref, "%s %s sigma %s truncate %s" % (mode, dtype, sigma, truncate))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_gaussian_float32_sums_stay_within_their_bound_of_scipy(daemon, workdir, mode):
+    """sums=float32 sums in float: within its documented bound of SciPy's double sums, and not
+    SciPy's result (the sums are float's, so some outputs land on another float32)."""
+    images = (h.rng(60 + MODES.index(mode)).random((37, 28, 28)) * 4 - 1).astype(np.float32)
+    c = daemon.conn()
+    h.put_file(c, workdir, "imgs", images)
+    for sigma, truncate in FILTERS + [(3.0, 4.0)]:
+        cval = 0.5 if mode == "constant" else 0.0
+        got = run_gaussian(c, "imgs", images, sigma, mode, truncate, cval, chunk=5, sums="float32")
+        ref = reference_gaussian(images, sigma, mode, truncate, cval)
+        what = "%s sigma %s truncate %s, float32 sums" % (mode, sigma, truncate)
+        assert_gaussian_close(got, ref, what, float_sums_bound(images, sigma, mode, truncate, cval))
+        if truncate * np.max(sigma) >= 4:  # a few taps or more: float's roundings show
+            assert np.count_nonzero(got != ref) > got.size // 100, what
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -91,7 +116,9 @@ def test_gaussian_bad_params_are_refused(daemon, workdir):
     c = daemon.conn()
     h.put_inline(c, "im", np.zeros((2, 4, 4)))
     for params, part in [({}, "sigma"), ({"sigma": 1, "order": 1}, "order"), ({"sigma": 1, "mode": "edge"}, "mode"),
-                         ({"sigma": [1, 2, 3]}, "sigma"), ({"sigma": -1}, "sigma")]:
+                         ({"sigma": [1, 2, 3]}, "sigma"), ({"sigma": -1}, "sigma"),
+                         ({"sigma": 1, "sums": "float32"}, "needs float32 images"),
+                         ({"sigma": 1, "sums": "half"}, "'sums' must be")]:
         err = h.expect_error(h.submit(c, "gaussian", {"images": "im"}, params), "bad_param", str(params))
         assert part in err["message"], err
     h.put_inline(c, "ints", np.zeros((2, 4, 4), dtype=np.int32))

@@ -9,7 +9,7 @@ from scipy.spatial.distance import cdist
 
 import shmpool_harness as h
 from test_cdist_map_reduce import check_whole
-from test_seed_kernels import assert_gaussian_close, bigdata, reference_per_grid, rel, BIL_RTOL
+from test_seed_kernels import assert_gaussian_close, bigdata, float_sums_bound, reference_per_grid, rel, BIL_RTOL
 
 PATHS = ["baseline", "avx2", "avx512", "native"]
 DISPATCHED = {"bilinear_exp_sum", "cdist", "gaussian", "rbf", "reduce"}
@@ -49,15 +49,18 @@ def test_every_path_agrees_with_scipy(daemon_factory, workdir, offered, path):
     c = d.conn()
     check_kernels_reply(c, path)
     r = h.rng(PATHS.index(path))
-    cases = [("float64", (9, 37, 29), 1.7, "reflect"), ("float32", (9, 37, 29), [0.8, 2.5], "constant"),
-             ("float32", (3, 5, 3), 2.0, "mirror")]  # the last: rows shorter than any vector
-    for dtype, shape, sigma, mode in cases:
+    cases = [("float64", (9, 37, 29), 1.7, "reflect", "float64"), ("float32", (9, 37, 29), [0.8, 2.5], "constant",
+             "float64"), ("float32", (3, 5, 3), 2.0, "mirror", "float64"),  # rows shorter than any vector
+             ("float32", (9, 37, 29), [0.8, 2.5], "constant", "float32"), ("float32", (3, 5, 3), 2.0, "mirror",
+             "float32")]
+    for dtype, shape, sigma, mode, sums in cases:
         images = (r.random(shape) * 4 - 1).astype(dtype)
         h.put_file(c, workdir, "imgs", images)
-        job = h.run_job(c, "gaussian", {"images": "imgs"}, {"sigma": sigma, "mode": mode, "cval": 0.5},
+        job = h.run_job(c, "gaussian", {"images": "imgs"}, {"sigma": sigma, "mode": mode, "cval": 0.5, "sums": sums},
                         chunk=2, output="out")
         ref = np.array([gaussian_filter(im, sigma, mode=mode, cval=0.5) for im in images])
-        assert_gaussian_close(h.output_array(c, job), ref, "%s %s %s" % (path, dtype, shape))
+        extra = float_sums_bound(images, sigma, mode, 4.0, 0.5) if sums == "float32" else 0.0
+        assert_gaussian_close(h.output_array(c, job), ref, "%s %s %s, %s sums" % (path, dtype, shape, sums), extra)
         c.ok("dataset.delete", name="out")
         c.ok("dataset.delete", name="imgs")
     Z, P = bigdata(3, 11, 4099, 70)  # 4099 points: a partial tile and a scalar tail

@@ -1,5 +1,6 @@
 // Unit tests of the `gaussian` kernel against a direct 2-D reference written here: every mode,
-// sigma pairs, tiny images and kernels wider than the image, float32, ranges, and validation.
+// sigma pairs, tiny images and kernels wider than the image, float32 (double and float sums),
+// ranges, and validation.
 #include <catch2/catch.hpp>
 
 #include <cfloat>
@@ -20,12 +21,17 @@ struct Filter {
     std::array<double, 2> sigma;
     std::array<std::string, 2> mode = {"reflect", "reflect"};
     double truncate = 4.0, cval = 0.0;
+    std::string sums = "float64";
 };
 
 json params_of(const Filter& f) {
     json p = {{"sigma", {f.sigma[0], f.sigma[1]}}, {"mode", {f.mode[0], f.mode[1]}}, {"truncate", f.truncate},
-              {"cval", f.cval}};
+              {"cval", f.cval}, {"sums", f.sums}};
     return p;
+}
+
+int64_t radius_of(const Filter& f, int axis) {
+    return f.sigma[axis] <= 1e-15 ? 0 : int64_t(f.truncate * f.sigma[axis] + 0.5);
 }
 
 // The element of a line of n that position q reads, unfolding the line one reflection (or one
@@ -100,12 +106,32 @@ double tolerance_of(double want) {
     return (std::is_same_v<T, double> ? 16 : 4) * ulp * std::max(1.0, std::fabs(want));
 }
 
+// Float32 sums (param sums): each pass's r + 1 pair sums, products and additions in float may each
+// round by u = 2^-24 of what they sum, and the weights and cval are rounded to float; so each
+// element may be off by up to about (r0 + r1 + 10)·u of the filter of the images' magnitudes.
 template <class T>
-void require_matches(const std::vector<T>& got, const std::vector<T>& want) {
+std::vector<double> tolerances(const std::vector<T>& images, const std::vector<T>& want, int64_t k, int64_t h,
+                               int64_t w, const Filter& f) {
+    std::vector<double> tol(want.size()), magnitude(want.size(), 0.0);
+    if (f.sums == "float32") {
+        std::vector<double> abs_images;
+        for (T v : images) abs_images.push_back(std::fabs(double(v)));
+        Filter of_abs = f;
+        of_abs.cval = std::fabs(f.cval);
+        magnitude = reference(abs_images, k, h, w, of_abs);
+    }
+    double taps = double(radius_of(f, 0) + radius_of(f, 1) + 10);
+    for (size_t e = 0; e < want.size(); ++e)
+        tol[e] = tolerance_of<T>(double(want[e])) + taps * std::ldexp(magnitude[e], -24);
+    return tol;
+}
+
+template <class T>
+void require_matches(const std::vector<T>& got, const std::vector<T>& want, const std::vector<double>& tol) {
     REQUIRE(got.size() == want.size());
     size_t bad = 0, first = 0;
     for (size_t e = 0; e < got.size(); ++e)
-        if (!(std::fabs(double(got[e]) - double(want[e])) <= tolerance_of<T>(want[e])) && bad++ == 0) first = e;
+        if (!(std::fabs(double(got[e]) - double(want[e])) <= tol[e]) && bad++ == 0) first = e;
     INFO("first bad element " << first << ": got " << got[first] << ", want " << want[first]);
     REQUIRE(bad == 0);
 }
@@ -116,17 +142,18 @@ void check(uint64_t k, uint64_t h, uint64_t w, const Filter& f, std::vector<uint
     uint64_t images = std::max<uint64_t>(k, 1);
     auto in = random_images<T>(images * h * w, unsigned(k * 7919 + h * 31 + w));
     auto want = reference(in, int64_t(images), int64_t(h), int64_t(w), f);
+    auto tol = tolerances(in, want, int64_t(images), int64_t(h), int64_t(w), f);
     std::vector<uint64_t> dims = k == 0 ? std::vector<uint64_t>{h, w} : std::vector<uint64_t>{k, h, w};
     for (uint64_t chunk : chunks) {
         INFO(k << "x" << h << "x" << w << " " << (sizeof(T) == 8 ? "float64" : "float32") << " sigma "
                 << f.sigma[0] << "," << f.sigma[1] << " modes " << f.mode[0] << "," << f.mode[1] << " truncate "
-                << f.truncate << " cval " << f.cval << " chunk " << chunk);
+                << f.truncate << " cval " << f.cval << " sums " << f.sums << " chunk " << chunk);
         Job job("gaussian", {{"images", input_of(in, dims, dtype_of<T>())}}, params_of(f));
         REQUIRE(job.plan().output->dtype == dtype_of<T>());
         REQUIRE(job.plan().output->shape == meta_of(dims).shape);
         REQUIRE(job.plan().rows % images == 0);
         job.run_all(chunk, unsigned(chunk));
-        require_matches(job.output_as<T>(), want);
+        require_matches(job.output_as<T>(), want, tol);
     }
 }
 
@@ -161,6 +188,30 @@ TEST_CASE("gaussian: float32 images round the intermediate to float32", "[gaussi
         check<float>(5, 28, 28, Filter{{1.2247448713915890, 1.2247448713915890}, {mode, mode}, 4.0, 0.5});
         check<float>(3, 2, 3, Filter{{2.0, 3.0}, {mode, mode}, 4.0, 0.1});
     }
+}
+
+TEST_CASE("gaussian: float32 sums stay within their bound of the double reference", "[gaussian]") {
+    for (const auto& mode : kModes) {
+        check<float>(5, 28, 28, Filter{{1.2247448713915890, 1.2247448713915890}, {mode, mode}, 4.0, 0.5, "float32"});
+        check<float>(3, 2, 3, Filter{{2.0, 3.0}, {mode, mode}, 4.0, 0.1, "float32"});
+        check<float>(2, 40, 67, Filter{{3.0, 0.7}, {mode, "wrap"}, 4.0, -0.3, "float32"});
+    }
+    check<float>(0, 300, 19, Filter{{2.0, 0.0}, {"constant", "wrap"}, 4.0, 0.25, "float32"});  // row blocks
+}
+
+TEST_CASE("gaussian: float32 sums are float's, not double's", "[gaussian]") {
+    auto in = random_images<float>(20 * 28 * 28, 5);
+    Filter f{{1.5, 1.5}};
+    Job by_double("gaussian", {{"images", input_of(in, {20, 28, 28}, DType::float32)}}, params_of(f));
+    f.sums = "float32";
+    Job by_float("gaussian", {{"images", input_of(in, {20, 28, 28}, DType::float32)}}, params_of(f));
+    by_double.run_all(1000, 1);
+    by_float.run_all(1000, 1);
+    auto a = by_double.output_as<float>(), b = by_float.output_as<float>();
+    size_t differ = 0;
+    for (size_t e = 0; e < a.size(); ++e) differ += a[e] != b[e];
+    INFO(differ << " of " << a.size() << " elements differ");
+    CHECK(differ > a.size() / 100);  // float sums round differently, so some outputs land elsewhere
 }
 
 TEST_CASE("gaussian: one 2-D image, and few large images split into row blocks", "[gaussian]") {
@@ -221,6 +272,9 @@ TEST_CASE("gaussian validates its images and params", "[gaussian][validation]") 
     CHECK(bad({{"sigma", 1}, {"cval", "x"}}, "cval") == ErrorCode::bad_param);
     CHECK(bad({{"sigma", 1e6}}, "radius") == ErrorCode::bad_param);
     CHECK(bad({{"sigma", 1}, {"radius", 3}}, "radius") == ErrorCode::bad_param);
+    CHECK(bad({{"sigma", 1}, {"sums", "float16"}}, "'sums' must be") == ErrorCode::bad_param);
+    CHECK(bad({{"sigma", 1}, {"sums", 32}}, "'sums' must be") == ErrorCode::bad_param);
+    CHECK(bad({{"sigma", 1}, {"sums", "float32"}}, "needs float32 images, got float64") == ErrorCode::bad_param);
     CHECK(plan_error("gaussian", {{"sigma", 1}}, {{"images", meta_of({4, 8, 8}, DType::int32)}},
                      "float64 or float32") == ErrorCode::dtype_mismatch);
     CHECK(plan_error("gaussian", {{"sigma", 1}}, {{"images", meta_of({64})}}, "2 to 3 dims") ==

@@ -107,57 +107,77 @@ struct RowsCase {
 
     double tap(uint64_t e, uint64_t j) const { return rows[e].empty() ? cval : double(rows[e][j]); }
 
-    std::vector<T> want(uint64_t b) const {  // output row b: extended rows [b, b + 2·r0]
-        std::vector<T> mid(width), out(width);
+    // Output row b (extended rows [b, b + 2·r0]), the intermediate rounded to R; of the
+    // magnitudes |tap| when `magnitude`.
+    template <class R>
+    std::vector<R> want(uint64_t b, bool magnitude = false) const {
+        auto of = [magnitude](double v) { return magnitude ? std::fabs(v) : v; };
+        std::vector<R> mid(width), out(width);
         for (uint64_t j = 0; j < width; ++j) {
             double sum = 0;
             for (int64_t k = -int64_t(radius0); k <= int64_t(radius0); ++k)
-                sum += w0[uint64_t(std::abs(k))] * tap(b + uint64_t(k + int64_t(radius0)), j);
-            mid[j] = T(sum);
+                sum += w0[uint64_t(std::abs(k))] * of(tap(b + uint64_t(k + int64_t(radius0)), j));
+            mid[j] = R(sum);
         }
         for (uint64_t j = 0; j < width; ++j) {
             double sum = 0;
             for (int64_t k = -int64_t(radius1); k <= int64_t(radius1); ++k) {
                 int64_t s = line_source[uint64_t(int64_t(j + radius1) + k)];
-                sum += w1[uint64_t(std::abs(k))] * (s < 0 ? cval : double(mid[uint64_t(s)]));
+                sum += w1[uint64_t(std::abs(k))] * (s < 0 ? of(cval) : double(mid[uint64_t(s)]));
             }
-            out[j] = T(sum);
+            out[j] = R(sum);
         }
         return out;
     }
 };
 
+// The path's row loop for T summed in A.
+void run_rows(SimdPath path, const GaussianRows<double>& g) { simd_loops_for(path)->gaussian_rows_f64(g); }
+void run_rows(SimdPath path, const GaussianRows<float>& g) { simd_loops_for(path)->gaussian_rows_f32(g); }
+void run_rows(SimdPath path, const GaussianRows<float, float>& g) {
+    simd_loops_for(path)->gaussian_rows_f32_sums_f32(g);
+}
+
+// Double sums: the rounding of the intermediate and of the output (float32), or a few ulps
+// (float64). Float sums: also (r0 + r1 + 10)·2^-24 of the filtered magnitudes (test_gaussian.cpp).
+template <class T, class A>
+double tolerance_of(double want, double magnitude, uint64_t r0, uint64_t r1) {
+    if (sizeof(T) == 8) return 64 * DBL_EPSILON * (1 + std::fabs(want));
+    double sums = sizeof(A) == 4 ? double(r0 + r1 + 10) * std::ldexp(magnitude, -24) : 0;
+    return 2 * FLT_EPSILON * std::max(1.0, std::fabs(want)) + sums;
+}
+
 // A batch of rows on `path`, every extended row entering into a ring row of its own (in a
 // rotated order; rows padded to whole vectors, NaN where a row is to be written), the outputs
 // `gap` elements apart.
-template <class T>
+template <class T, class A = double>
 void check_gaussian_rows(SimdPath path, uint64_t r0, uint64_t r1, uint64_t width, uint64_t batch) {
     RowsCase<T> c(r0, r1, width, batch, unsigned(r0 * 100 + r1 * 10 + width + batch));
-    uint64_t n = 2 * r0 + batch, gap = 3, padded = (width + 7) / 8 * 8, line_stride = padded + 2 * r1 + 1;
-    std::vector<double> ring(n * padded, 0.0), lines(batch * line_stride);
-    for (uint64_t e = 0; e < n; ++e) std::fill_n(ring.begin() + int64_t(e * padded), width, std::nan(""));
+    uint64_t n = 2 * r0 + batch, gap = 3, padded = (width + 15) / 16 * 16, line_stride = padded + 2 * r1 + 1;
+    std::vector<A> ring(n * padded, A(0)), lines(batch * line_stride), w0(c.w0.begin(), c.w0.end()),
+        w1(c.w1.begin(), c.w1.end());
+    for (uint64_t e = 0; e < n; ++e) std::fill_n(ring.begin() + int64_t(e * padded), width, A(std::nan("")));
     std::vector<const T*> entering_rows;
-    std::vector<double*> slots;
+    std::vector<A*> slots;
     for (uint64_t e = 0; e < n; ++e) {
         entering_rows.push_back(c.rows[e].empty() ? nullptr : c.rows[e].data());
         slots.push_back(ring.data() + (e + 2) % n * padded);
     }
-    std::vector<const double*> taps(slots.begin(), slots.end());
+    std::vector<const A*> taps(slots.begin(), slots.end());
     std::vector<T> got(batch * (width + gap), T(-7));
-    GaussianRows<T> g{batch,  width,       padded, entering_rows.data(), slots.data(), n,     taps.data(),
-                      c.w0.data(), r0,     c.line_source.data(), c.w1.data(),        r1,    c.cval,
-                      lines.data(), line_stride, got.data(),     width + gap};
-    if constexpr (sizeof(T) == 8) simd_loops_for(path)->gaussian_rows_f64(g);
-    else simd_loops_for(path)->gaussian_rows_f32(g);
+    GaussianRows<T, A> g{batch,     width,       padded, entering_rows.data(), slots.data(), n,     taps.data(),
+                         w0.data(), r0,          c.line_source.data(),         w1.data(),    r1,    A(c.cval),
+                         lines.data(), line_stride, got.data(),                width + gap};
+    run_rows(path, g);
     for (uint64_t b = 0; b < batch; ++b) {
-        std::vector<T> want = c.want(b);
+        std::vector<T> want = c.template want<T>(b);
+        std::vector<double> magnitude = c.template want<double>(b, true);
         for (uint64_t j = 0; j < width; ++j) {
             const T& at = got[b * (width + gap) + j];
-            INFO("path " << path_name(path) << " r0 " << r0 << " r1 " << r1 << " width " << width << " row " << b
-                         << " at " << j << ": got " << at << ", want " << want[j]);
-            double tol = sizeof(T) == 4 ? 2 * FLT_EPSILON * std::max(1.0, std::fabs(double(want[j])))
-                                        : 64 * DBL_EPSILON * (1 + std::fabs(double(want[j])));
-            REQUIRE(std::fabs(double(at) - double(want[j])) <= tol);
+            INFO("path " << path_name(path) << (sizeof(A) == 4 ? " float sums" : "") << " r0 " << r0 << " r1 " << r1
+                         << " width " << width << " row " << b << " at " << j << ": got " << at << ", want "
+                         << want[j]);
+            REQUIRE(std::fabs(double(at) - double(want[j])) <= tolerance_of<T, A>(double(want[j]), magnitude[j], r0, r1));
         }
         for (uint64_t j = width; j < width + gap; ++j) REQUIRE(got[b * (width + gap) + j] == T(-7));  // untouched
     }
@@ -171,6 +191,7 @@ TEST_CASE("simd paths: gaussian rows on every path match serial sums", "[simd][g
                     for (uint64_t batch : {1, 3, 8}) {
                         check_gaussian_rows<double>(path, r0, r1, width, batch);
                         check_gaussian_rows<float>(path, r0, r1, width, batch);
+                        check_gaussian_rows<float, float>(path, r0, r1, width, batch);
                     }
 }
 

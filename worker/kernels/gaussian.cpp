@@ -24,22 +24,25 @@ constexpr double kMinSigma = 1e-15;        // scipy filters an axis only when it
 constexpr double kMaxRadius = 65536;       // int(truncate·sigma + 0.5) above this is refused
 constexpr uint64_t kMinBlockRows = 32;     // row blocks of an image (few images) are no shorter
 constexpr uint64_t kBatchRows = 8;         // rows per call of the row loop, each pass over all of them
-constexpr uint64_t kVectorDoubles = 8;     // the widest path's vector: ring rows and lines start 64-byte aligned
+constexpr uint64_t kVectorBytes = 64;      // the widest path's vector: ring rows and lines start 64-byte aligned
 
 uint64_t round_up(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
 
-// `count` doubles of zeros, the first at a multiple of 64 bytes plus `lead` doubles.
-class AlignedDoubles {
+// `count` zeros of A, the first at a multiple of 64 bytes plus `lead` elements.
+template <class A>
+class Aligned {
 public:
-    AlignedDoubles(uint64_t count, uint64_t lead) : storage_(count + lead + kVectorDoubles) {
-        uint64_t misaligned = reinterpret_cast<uintptr_t>(storage_.data()) / sizeof(double) % kVectorDoubles;
-        data_ = storage_.data() + (kVectorDoubles - misaligned) % kVectorDoubles + lead;
+    static constexpr uint64_t kVector = kVectorBytes / sizeof(A);  // elements per widest vector
+
+    Aligned(uint64_t count, uint64_t lead) : storage_(count + lead + kVector) {
+        uint64_t misaligned = reinterpret_cast<uintptr_t>(storage_.data()) / sizeof(A) % kVector;
+        data_ = storage_.data() + (kVector - misaligned) % kVector + lead;
     }
-    double* data() { return data_; }
+    A* data() { return data_; }
 
 private:
-    std::vector<double> storage_;
-    double* data_;
+    std::vector<A> storage_;
+    A* data_;
 };
 
 // scipy.ndimage's boundary modes (NI_ExtendLine), with scipy's aliases for filters.
@@ -58,6 +61,7 @@ struct GaussianSpec {
     std::array<Extend, 2> extend;
     std::array<uint64_t, 2> radius;
     double truncate, cval;
+    bool float_sums;  // param sums = "float32": both passes summed in float (float32 images only)
 };
 
 // A param given once for both axes or as a pair [axis 0, axis 1]; `one(name, value)` parses a value.
@@ -91,8 +95,16 @@ uint64_t radius_of(double sigma, double truncate, int axis) {
     return uint64_t(radius);
 }
 
+// Param sums: "float64" (the default, scipy's double sums) or "float32".
+bool sums_value(const json& params) {
+    if (!params.contains("sums")) return false;
+    const json& value = params.at("sums");
+    if (value == "float64" || value == "float32") return value == "float32";
+    throw Error(ErrorCode::bad_param, "param 'sums' must be \"float64\" or \"float32\", got " + value.dump());
+}
+
 GaussianSpec parse_spec(const json& params) {
-    kernels::require_known_params(params, {"sigma", "truncate", "mode", "cval", "order"});
+    kernels::require_known_params(params, {"sigma", "truncate", "mode", "cval", "order", "sums"});
     if (!params.is_object() || !params.contains("sigma"))
         throw Error(ErrorCode::bad_param, "param 'sigma' is required (a number >= 0 or a pair [axis 0, axis 1])");
     if (params.contains("order") && !(params["order"].is_number() && params["order"].get<double>() == 0.0))
@@ -105,6 +117,7 @@ GaussianSpec parse_spec(const json& params) {
     spec.extend = per_axis<Extend>(params, "mode", Extend::reflect, mode_value);
     spec.truncate = kernels::param_number(params, "truncate", 4.0, 0, 1e300);
     spec.cval = kernels::param_number(params, "cval", 0.0, -1e308, 1e308);
+    spec.float_sums = sums_value(params);
     for (int axis : {0, 1}) spec.radius[axis] = radius_of(spec.sigma[axis], spec.truncate, axis);
     return spec;
 }
@@ -174,25 +187,32 @@ AxisFilter make_filter(double sigma, uint64_t radius, Extend extend, uint64_t le
     return f;
 }
 
-// The row loop on the process's SIMD path, by element type (see simd/gaussian_loops.h).
+// The row loop on the process's SIMD path, by element and sum type (see simd/gaussian_loops.h).
 void filter_rows(const kernels::SimdLoops& l, const kernels::GaussianRows<double>& g) { l.gaussian_rows_f64(g); }
 void filter_rows(const kernels::SimdLoops& l, const kernels::GaussianRows<float>& g) { l.gaussian_rows_f32(g); }
+void filter_rows(const kernels::SimdLoops& l, const kernels::GaussianRows<float, float>& g) {
+    l.gaussian_rows_f32_sums_f32(g);
+}
 
 // Batches of rows, as gaussian_filter does on the whole image: axis 0 from the input, rounded
-// to T (scipy's output array), then axis 1. The input rows about a batch are kept widened to
-// double in a ring of 2r0 + kBatchRows rows (extended row e in ring row e mod that), so each is
-// converted once per block.
-template <class T>
+// to T (scipy's output array), then axis 1, summed in A (double, as scipy; or float). The input
+// rows about a batch are kept in A in a ring of 2r0 + kBatchRows rows (extended row e in ring
+// row e mod that), so each is converted once per block.
+template <class T, class A>
 class GaussianRun : public KernelRun {
+    static constexpr uint64_t kVector = Aligned<A>::kVector;
+
 public:
     GaussianRun(const T* in, T* out, Images images, const GaussianSpec& spec)
-        : in_(in), out_(out), images_(images), blocks_(row_blocks(images)), cval_(spec.cval),
+        : in_(in), out_(out), images_(images), blocks_(row_blocks(images)), cval_(A(spec.cval)),
           axis0_(make_filter(spec.sigma[0], spec.radius[0], spec.extend[0], images.height)),
           axis1_(make_filter(spec.sigma[1], spec.radius[1], spec.extend[1], images.width)),
-          loops_(kernels::simd_loops()), padded_(round_up(images.width, kVectorDoubles)),
-          ring_rows_(2 * axis0_.radius() + kBatchRows), ring_(ring_rows_ * padded_, 0),
-          entering_rows_(ring_rows_), line_stride_(round_up(padded_ + 2 * axis1_.radius(), kVectorDoubles)),
-          lines_(kBatchRows * line_stride_, round_up(axis1_.radius(), kVectorDoubles) - axis1_.radius()) {
+          weights0_(axis0_.weights.begin(), axis0_.weights.end()),
+          weights1_(axis1_.weights.begin(), axis1_.weights.end()), loops_(kernels::simd_loops()),
+          padded_(round_up(images.width, kVector)), ring_rows_(2 * axis0_.radius() + kBatchRows),
+          ring_(ring_rows_ * padded_, 0), entering_rows_(ring_rows_),
+          line_stride_(round_up(padded_ + 2 * axis1_.radius(), kVector)),
+          lines_(kBatchRows * line_stride_, round_up(axis1_.radius(), kVector) - axis1_.radius()) {
         for (uint64_t k = 0; k < 2 * ring_rows_; ++k) ring_by_phase_.push_back(ring_.data() + k % ring_rows_ * padded_);
     }
 
@@ -212,10 +232,10 @@ private:
         T* dst = out_ + image * size;
         if (!axis0_.active && !axis1_.active)
             return (void)std::copy(src + first * width, src + last * width, dst + first * width);
-        kernels::GaussianRows<T> rows{0,       width,  padded_, entering_rows_.data(), nullptr, 0, nullptr,
-                                      axis0_.weights.data(),  r0,       axis1_.source.data(),
-                                      axis1_.weights.data(),  axis1_.radius(),      cval_,
-                                      lines_.data(),          line_stride_,         nullptr, width};
+        kernels::GaussianRows<T, A> rows{0,       width,  padded_, entering_rows_.data(), nullptr, 0, nullptr,
+                                         weights0_.data(),       r0,       axis1_.source.data(),
+                                         weights1_.data(),       axis1_.radius(),      cval_,
+                                         lines_.data(),          line_stride_,         nullptr, width};
         uint64_t n = ring_rows_, phase = first % n;  // the ring row of extended row i
         for (uint64_t i = first; i < last; i += rows.rows) {
             rows.rows = std::min(kBatchRows, last - i);
@@ -245,16 +265,17 @@ private:
     T* out_;
     Images images_;
     kernels::BlockSplit blocks_;
-    double cval_;
+    A cval_;
     AxisFilter axis0_, axis1_;
+    std::vector<A> weights0_, weights1_;   // the axes' weights in A
     const kernels::SimdLoops& loops_;      // the process's SIMD path
     uint64_t padded_;                      // width rounded up to whole vectors: axis 0's row length
     uint64_t ring_rows_;                   // 2r0 + kBatchRows
-    AlignedDoubles ring_;                  // ring_rows_ widened rows of padded_ doubles (zeros past width)
-    std::vector<double*> ring_by_phase_;   // ring row k mod ring_rows_, k in [0, 2·ring_rows_)
+    Aligned<A> ring_;                      // ring_rows_ rows of padded_ elements in A (zeros past width)
+    std::vector<A*> ring_by_phase_;        // ring row k mod ring_rows_, k in [0, 2·ring_rows_)
     std::vector<const T*> entering_rows_;  // see enter_rows
     uint64_t line_stride_;                 // padded_ + 2r1, rounded up to whole vectors
-    AlignedDoubles lines_;                 // kBatchRows rows, each extended by r1 each side (row aligned)
+    Aligned<A> lines_;                     // kBatchRows rows, each extended by r1 each side (row aligned)
 };
 
 class GaussianKernel : public Kernel {
@@ -266,7 +287,9 @@ public:
                 {"truncate", "radius = int(truncate*sigma + 0.5) (default 4.0)"},
                 {"mode", "reflect (default), nearest, mirror, wrap or constant, or a pair"},
                 {"cval", "the value beyond the edges in constant mode (default 0.0)"},
-                {"order", "0 only (a plain smoothing)"}};
+                {"order", "0 only (a plain smoothing)"},
+                {"sums", "float64 (default: scipy's double sums) or float32 (float32 images only: twice the "
+                         "lanes, error up to about (r0 + r1 + 9) float32 epsilons of the filtered |images|)"}};
     }
     std::string description() const override {
         return "scipy.ndimage.gaussian_filter of each image of images (K x H x W or H x W, float64 or float32); "
@@ -278,6 +301,9 @@ public:
         parse_spec(in.params);
         const ArrayMeta& meta = kernels::input_meta(in.inputs, "images");
         Images images = check_images(meta);
+        if (sums_value(in.params) && meta.dtype != DType::float32)
+            throw Error(ErrorCode::bad_param, "param 'sums' \"float32\" needs float32 images, got " +
+                                                  std::string(dtype_name(meta.dtype)));
         return Plan{.output = meta, .rows = images.count * row_blocks(images).count};
     }
 
@@ -288,8 +314,12 @@ public:
         kernels::require_output(ctx, view.meta);
         return kernels::visit_dtype(view.meta.dtype, [&](auto zero) -> std::unique_ptr<KernelRun> {
             using T = decltype(zero);
+            if constexpr (std::is_same_v<T, float>) {
+                if (spec.float_sums)
+                    return std::make_unique<GaussianRun<T, float>>(view.as<T>(), ctx.output.out<T>(), images, spec);
+            }
             if constexpr (std::is_floating_point_v<T>)
-                return std::make_unique<GaussianRun<T>>(view.as<T>(), ctx.output.out<T>(), images, spec);
+                return std::make_unique<GaussianRun<T, double>>(view.as<T>(), ctx.output.out<T>(), images, spec);
             else
                 throw KernelError("gaussian takes float64 or float32 images");
         });

@@ -21,28 +21,29 @@ struct BilinearGrid {
     uint64_t nx, ny;  // at least 2×2, nx·ny < 2^32
 };
 
-// gaussian: a batch of output rows of an image, both passes, sums in double. First the
-// `entering` extended rows are widened into their ring rows (a null row: cval). Axis 0: for row
-// b, line_b[r1 + j] = Σ_{k=-r0..r0} w0[|k|]·taps[b + r0 + k][j] for j in [0, width), rounded to T.
+// gaussian: a batch of output rows of an image, both passes, sums in A (double; or float for
+// float32 images when the job asks for float32 sums). First the `entering` extended rows are
+// copied (widened) into their ring rows (a null row: cval). Axis 0: for row b,
+// line_b[r1 + j] = Σ_{k=-r0..r0} w0[|k|]·taps[b + r0 + k][j] for j in [0, width), rounded to T.
 // Axis 1: line_b's ends (line_b[e] for e < r1 and e >= r1 + width) are set from line_source[e]
 // (< 0: cval, else that element of the row), then dst_b[j] = Σ_k w1[|k|]·line_b[r1 + j + k],
 // rounded to T. An axis left alone has radius 0 and weight 1. Axis 0 may compute up to
 // `padded` >= width elements (whole vectors; ring rows and lines have room, and what lies past
 // width in a ring row is finite).
-template <class T>
+template <class T, class A = double>
 struct GaussianRows {
     uint64_t rows, width, padded;
     const T* const* entering_rows;  // input rows (null: cval) ...
-    double* const* entering_slots;  // ... widened into these ring rows first
+    A* const* entering_slots;       // ... copied into these ring rows first
     uint64_t entering;
-    const double* const* taps;  // row b's 2·r0 + 1 extended rows (widened) are taps[b .. b + 2·r0]
-    const double* weights0;     // w0[0..r0]
+    const A* const* taps;  // row b's 2·r0 + 1 extended rows (in A) are taps[b .. b + 2·r0]
+    const A* weights0;     // w0[0..r0]
     uint64_t radius0;
     const int64_t* line_source;  // of each extended index e in [0, width + 2·r1)
-    const double* weights1;      // w1[0..r1]
+    const A* weights1;           // w1[0..r1]
     uint64_t radius1;
-    double cval;
-    double* lines;  // line_b = lines + b·line_stride, width + 2·r1 doubles of scratch each
+    A cval;
+    A* lines;  // line_b = lines + b·line_stride, width + 2·r1 elements of scratch each
     uint64_t line_stride;
     T* dst;  // dst_b = dst + b·dst_stride
     uint64_t dst_stride;
@@ -89,6 +90,7 @@ struct SimdLoops {
     double (*bilinear_tile_sum)(const BilinearTile& tile, const double* grid, uint64_t ny);
     void (*gaussian_rows_f64)(const GaussianRows<double>& g);
     void (*gaussian_rows_f32)(const GaussianRows<float>& g);
+    void (*gaussian_rows_f32_sums_f32)(const GaussianRows<float, float>& g);  // twice the lanes
     // reduce over p[0..n): Neumaier per DoubleVec lane, the path's lanes folded in order (so a
     // path's sums are those of a build compiled for it); extremes need n >= 1.
     SumParts (*sum_f64)(const double* p, uint64_t n);
