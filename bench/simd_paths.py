@@ -1,14 +1,15 @@
 #!/usr/bin/python3
 """The SIMD paths side by side (issue #15): each seed kernel through shmpoold builds given on
 the command line (e.g. a native and a portable build), on every path each offers (SHMPOOL_CPU),
-in one run; medians of job walls and of the workers' CPU per job, ratios to the first build's
-first path; then gaussian's bytes per second in both dtypes (float32 also with float32 sums)
+in one run, all running at once, their jobs alternating; medians of job walls and of the
+workers' CPU per job, ratios to the first build's first path; then gaussian's bytes per second in both dtypes (float32 also with float32 sums)
 beside SciPy in one process and the machine's copy bandwidth.
 
 Usage: bench/simd_paths.py --build LABEL=DIR[@PATH,...] [--build ...] [--repeat N] [--workers W]
 Without @PATHs, every path the build offers; a shmpoold that predates dispatch runs its one, "-".
 """
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -62,19 +63,27 @@ def paths_of(d):
     return [None] if simd is None else simd["available"]
 
 
-def with_daemon(workdir, shmpoold, workers, path, fn):
-    """fn(d) on a fresh shmpoold from `shmpoold`, on SIMD path `path` (None: its default)."""
+@contextlib.contextmanager
+def running_daemon(workdir, shmpoold, workers, path, label="simd"):
+    """A fresh shmpoold from `shmpoold` on SIMD path `path` (None: its default), stopped and
+    checked for leaks after."""
     h.SHMPOOLD = shmpoold
-    d = h.Daemon(workdir, workers=workers, extra_args=["--log-level", "error"], label="simd",
+    d = h.Daemon(workdir, workers=workers, extra_args=["--log-level", "error"], label=label,
                  env={"SHMPOOL_CPU": path} if path else None)
     try:
         d.start()
-        return fn(d)
+        yield d
     finally:
         if d.running():
             assert d.stop() == 0, d.stderr_tail()
             h.assert_no_leaks(d)
         h.cleanup_instance(d)
+
+
+def with_daemon(workdir, shmpoold, workers, path, fn):
+    """fn(d) on a fresh shmpoold (running_daemon)."""
+    with running_daemon(workdir, shmpoold, workers, path) as d:
+        return fn(d)
 
 
 def workers_cpu_s(d):
@@ -84,24 +93,28 @@ def workers_cpu_s(d):
     return sum(time.clock_gettime(((~w["pid"]) << 3) | 2) for w in d.workers() if w["pid"])  # CPUCLOCK_SCHED
 
 
-def time_seeds(d, data, repeat):
-    """{title: (summary of job walls, summary of the workers' CPU seconds per job)} of each
-    workload: `repeat` jobs after a warm-up, each one's output deleted before the next."""
-    for name in {n for _, _, inputs, _ in SEEDS for n in inputs.values()}:
-        sp.put(d, name, data[name])
-    out = {}
-    conn = sp.Conn(d.socket_path)
+def time_seeds(daemons, data, repeat):
+    """{key: {title: (summary of job walls, summary of the workers' CPU seconds per job)}} of
+    each workload on each daemon: `repeat` jobs after a warm-up, the daemons' jobs alternating
+    (so a drift of the machine's speed falls on all alike), each output deleted before the next."""
+    for d in daemons.values():
+        for name in {n for _, _, inputs, _ in SEEDS for n in inputs.values()}:
+            sp.put(d, name, data[name])
+    conns = {key: sp.Conn(d.socket_path) for key, d in daemons.items()}
+    out = {key: {} for key in daemons}
     for title, kernel, inputs, params in SEEDS:
-        walls, cpus = [], []
+        samples = {key: ([], []) for key in daemons}
         for i in range(repeat + 1):
-            cpu0, t0 = workers_cpu_s(d), time.perf_counter()
-            job = sp.submit(conn, kernel, inputs, params)
-            wall, cpu = time.perf_counter() - t0, workers_cpu_s(d) - cpu0
-            sp.discard_output(d, job)
-            if i:
-                walls.append(wall)
-                cpus.append(cpu)
-        out[title] = (summary(walls), summary(cpus))
+            for key, d in daemons.items():
+                cpu0, t0 = workers_cpu_s(d), time.perf_counter()
+                job = sp.submit(conns[key], kernel, inputs, params)
+                wall, cpu = time.perf_counter() - t0, workers_cpu_s(d) - cpu0
+                sp.discard_output(d, job)
+                if i:
+                    samples[key][0].append(wall)
+                    samples[key][1].append(cpu)
+        for key, (walls, cpus) in samples.items():
+            out[key][title] = (summary(walls), summary(cpus))
     return out
 
 
@@ -135,14 +148,16 @@ def main():
               for label, spec in builds]
     data = seed_inputs()
     load_before = os.getloadavg()[0]
-    rows = {}  # (label, path) -> {title: summary}
     gauss = None
     with tempfile.TemporaryDirectory() as workdir:
-        for label, bdir, paths in builds:
-            shmpoold = os.path.abspath(os.path.join(bdir, "shmpoold"))
-            for path in paths or with_daemon(workdir, shmpoold, a.workers, None, paths_of):
-                rows[(label, path)] = with_daemon(workdir, shmpoold, a.workers, path,
-                                                  lambda d: time_seeds(d, data, a.repeat))
+        with contextlib.ExitStack() as stack:  # every build and path at once, their jobs alternating
+            daemons = {}
+            for label, bdir, paths in builds:
+                shmpoold = os.path.abspath(os.path.join(bdir, "shmpoold"))
+                for path in paths or with_daemon(workdir, shmpoold, a.workers, None, paths_of):
+                    daemons[(label, path)] = stack.enter_context(
+                        running_daemon(workdir, shmpoold, a.workers, path, label="simd%d" % len(daemons)))
+            rows = time_seeds(daemons, data, a.repeat)
         gauss = with_daemon(workdir, os.path.abspath(os.path.join(builds[0][1], "shmpoold")), a.workers, None,
                             lambda d: time_gaussian_sizes(d, a.repeat))
     print_report(builds, rows, gauss, copy_bandwidth(a.repeat), a, (load_before, os.getloadavg()[0]))

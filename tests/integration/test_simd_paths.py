@@ -1,6 +1,6 @@
 """Runtime CPU dispatch through a real daemon: SHMPOOL_CPU forces each SIMD path this build and
-CPU offer, `kernels` names it, and gaussian, bilinear_exp_sum, cdist, reduce and rbf agree with
-SciPy/NumPy on every path."""
+CPU offer, `kernels` names it, and gaussian, bilinear_exp_sum, cdist, reduce, rbf, euclidean and
+map agree with SciPy/NumPy on every path."""
 
 import numpy as np
 import pytest
@@ -8,11 +8,11 @@ from scipy.ndimage import gaussian_filter
 from scipy.spatial.distance import cdist
 
 import shmpool_harness as h
-from test_cdist_map_reduce import check_whole
+from test_cdist_map_reduce import check_whole, exact_of, float_input, max_ulps, ULPS_TO_EXACT
 from test_seed_kernels import assert_gaussian_close, bigdata, float_sums_bound, reference_per_grid, rel, BIL_RTOL
 
 PATHS = ["baseline", "avx2", "avx512", "native"]
-DISPATCHED = {"bilinear_exp_sum", "cdist", "gaussian", "rbf", "reduce"}
+DISPATCHED = {"bilinear_exp_sum", "cdist", "euclidean", "gaussian", "map", "rbf", "reduce"}
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +73,8 @@ def test_every_path_agrees_with_scipy(daemon_factory, workdir, offered, path):
     check_cdist(c, workdir, r, path)
     check_reduce(c, workdir, r, path)
     check_rbf(c, workdir, r, path)
+    check_euclidean(c, workdir, r, path)
+    check_map(c, workdir, path)
 
 
 def check_rbf(c, workdir, r, path):
@@ -84,6 +86,46 @@ def check_rbf(c, workdir, r, path):
     h.assert_close(h.output_array(c, job), dist ** 3 / 12 + dist ** 2 / 6, 1e-12, "%s rbf" % path)
     c.ok("dataset.delete", name=job["output"]["name"])
     c.ok("dataset.delete", name="pts")
+
+
+def check_euclidean(c, workdir, r, path):
+    """The direct loop (d <= 16) and the pass after BLAS (larger d), with rows of Y equal to rows
+    of X (distance 0: the entries at risk of cancellation, redone directly), and sqeuclidean."""
+    for d in (3, 41):
+        X = r.standard_normal((37, d)) * 3.0 + 100.0
+        Y = np.concatenate([r.standard_normal((26, d)) + 100.5, X[[4, 9, 30]]])
+        h.put_file(c, workdir, "X", X)
+        h.put_file(c, workdir, "Y", Y)
+        for kernel, params, metric in (("euclidean", {}, "euclidean"), ("cdist", {"metric": "sqeuclidean"},
+                                                                         "sqeuclidean")):
+            job = h.run_job(c, kernel, {"X": "X", "Y": "Y"}, params, chunk=5)
+            got, want = h.output_array(c, job), cdist(X, Y, metric)
+            h.assert_close(got, want, 1e-9, "%s %s d=%d" % (path, metric, d))
+            assert got[4, 26] == got[9, 27] == got[30, 28] == 0.0, (path, metric, d)
+            c.ok("dataset.delete", name=job["output"]["name"])
+        c.ok("dataset.delete", name="X")
+        c.ok("dataset.delete", name="Y")
+
+
+def check_map(c, workdir, path):
+    """A float op of each dtype within libm's ulps of the exact value, and an integer op exact."""
+    for dtype in ("float64", "float32"):
+        x = float_input(dtype, 5)
+        h.put_file(c, workdir, "x", x)
+        for op in ("exp", "sigmoid"):
+            job = h.run_job(c, "map", {"x": "x"}, {"op": op}, chunk=97)
+            got, exact = h.output_array(c, job), exact_of(op, x)
+            normal = ~(np.abs(exact) < np.finfo(dtype).tiny)
+            assert max_ulps(got[normal], exact[normal]) <= ULPS_TO_EXACT[op], (path, op, dtype)
+            c.ok("dataset.delete", name=job["output"]["name"])
+        c.ok("dataset.delete", name="x")
+    ints = np.arange(-500, 500, dtype=np.int32).reshape(100, 10) * 70001
+    h.put_file(c, workdir, "ints", ints)
+    job = h.run_job(c, "map", {"x": "ints"}, {"op": "square"}, chunk=7)
+    with np.errstate(over="ignore"):
+        assert np.array_equal(h.output_array(c, job), ints * ints), path
+    c.ok("dataset.delete", name=job["output"]["name"])
+    c.ok("dataset.delete", name="ints")
 
 
 def check_cdist(c, workdir, r, path):

@@ -1,11 +1,14 @@
-// Unit tests of runtime CPU dispatch: every SIMD path this build compiled and this CPU runs,
-// its bilinear, gaussian, reduce, cdist and rbf loops against plain serial loops written here; path names.
+// Unit tests of runtime CPU dispatch: on every SIMD path this build compiled and this CPU runs, the
+// bilinear, gaussian, reduce, cdist, rbf, euclidean and map loops against serial loops written here; path names.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <string_view>
+#include <type_traits>
 #include <random>
 #include <string>
 #include <vector>
@@ -319,6 +322,23 @@ void check_cdist(const SimdLoops& loops, CdistMetric metric, uint64_t d, bool tr
         }
 }
 
+// How many of out's n×m entries (rows i of x against rows j of y, d coordinates) differ from
+// f(||x_i - y_j||²) summed serially, by more than 1e-12 relative, in rows [begin, end), or
+// from -1 (untouched) elsewhere; counted, then checked once.
+template <class F>
+uint64_t rows_off_serial(const std::vector<double>& out, const std::vector<double>& x, const std::vector<double>& y,
+                         uint64_t m, uint64_t d, uint64_t begin, uint64_t end, F f) {
+    uint64_t n = out.size() / m, wrong = 0;
+    for (uint64_t i = 0; i < n; ++i)
+        for (uint64_t j = 0; j < m; ++j) {
+            double sq = 0;
+            for (uint64_t k = 0; k < d; ++k) sq += (x[i * d + k] - y[j * d + k]) * (x[i * d + k] - y[j * d + k]);
+            double want = i < begin || i >= end ? -1.0 : f(sq);
+            wrong += std::fabs(out[i * m + j] - want) > 1e-12 * std::max(1.0, std::fabs(want));
+        }
+    return wrong;
+}
+
 void check_rbf(const SimdLoops& loops, uint64_t n, uint64_t d) {
     INFO("rbf n " << n << " d " << d);
     std::vector<double> p = uniform_values(n * d, -3, 3, unsigned(n + d)), coords(n * d), out(n * n, -1.0);
@@ -326,15 +346,10 @@ void check_rbf(const SimdLoops& loops, uint64_t n, uint64_t d) {
         for (uint64_t k = 0; k < d; ++k) coords[k * n + j] = p[j * d + k];
     uint64_t begin = n / 3, end = n - n / 4;
     loops.rbf_rows(RbfRows{p.data(), coords.data(), out.data(), n, d}, begin, end);  // other rows untouched
-    uint64_t wrong = 0;  // counted, then checked once: n² elements
-    for (uint64_t i = 0; i < n; ++i)
-        for (uint64_t j = 0; j < n; ++j) {
-            double sq = 0;
-            for (uint64_t k = 0; k < d; ++k) sq += (p[i * d + k] - p[j * d + k]) * (p[i * d + k] - p[j * d + k]);
-            double r = std::sqrt(sq), want = i < begin || i >= end ? -1.0 : r * r * r / 12 + r * r / 6;
-            wrong += std::fabs(out[i * n + j] - want) > 1e-12 * std::max(1.0, std::fabs(want));
-        }
-    CHECK(wrong == 0);
+    CHECK(rows_off_serial(out, p, p, n, d, begin, end, [](double sq) {
+              double r = std::sqrt(sq);
+              return r * r * r / 12 + r * r / 6;
+          }) == 0);
 }
 
 }  // namespace
@@ -355,5 +370,126 @@ TEST_CASE("simd paths: cdist's metrics on every path match the serial loop, both
                                    CdistMetric::minkowski2, CdistMetric::minkowski})
             for (uint64_t d : {1, 3, 8, 13, 40, 2049})  // 2049: blocks of 7 rows of Y, so 19 span three
                 for (bool transposed : {true, false}) check_cdist(*simd_loops_for(path), metric, d, transposed);
+    }
+}
+
+namespace {
+
+// A row after the BLAS call: row[j] = -2·x·y_j, with x = y_j for j ≡ 3 mod 7 (distance 0: at
+// risk of cancellation); the finished row must be sqrt (or not) of max(|x|² + |y_j|² - 2x·y_j, 0),
+// and the first index returned must start the first vector holding an entry at risk.
+void check_euclidean_finish(const SimdLoops& loops, uint64_t m, bool squared) {
+    INFO("euclidean finish m " << m << " squared " << squared);
+    const uint64_t d = 5;
+    const double cutoff = 1e-4;
+    std::vector<double> x = uniform_values(d, -1, 1, 7), y = uniform_values(m * d, -1, 1, unsigned(m)), row(m), y_sq(m);
+    for (uint64_t j = 3; j < m; j += 7) std::copy(x.begin(), x.end(), y.begin() + int64_t(j * d));
+    double x_sq = 0;
+    for (double v : x) x_sq += v * v;
+    for (uint64_t j = 0; j < m; ++j) {
+        double dot = 0, sq = 0;
+        for (uint64_t k = 0; k < d; ++k) dot += x[k] * y[j * d + k], sq += y[j * d + k] * y[j * d + k];
+        row[j] = -2 * dot, y_sq[j] = sq;
+    }
+    std::vector<double> before = row;
+    uint64_t first = loops.euclidean_finish_row({row.data(), y_sq.data(), x_sq, cutoff, m, squared});
+    uint64_t want_first = m;
+    for (uint64_t j = 0; j < m; ++j) {
+        double norms = x_sq + y_sq[j], sq = std::max(norms + before[j], 0.0), want = squared ? sq : std::sqrt(sq);
+        CHECK(row[j] == Approx(want).epsilon(1e-15).margin(1e-300));
+        bool risk = squared ? !(row[j] > cutoff * norms) : !(row[j] * row[j] > cutoff * norms);
+        if (risk && want_first == m) want_first = j;
+    }
+    REQUIRE(want_first <= 3);        // y_3 = x: at risk
+    CHECK(first <= want_first);      // never past the first entry at risk ...
+    CHECK(want_first - first < 8);   // ... and within the vector (of at most 8 lanes) that holds it
+}
+
+void check_euclidean_direct(const SimdLoops& loops, uint64_t n, uint64_t m, uint64_t d, bool squared) {
+    INFO("euclidean direct n " << n << " m " << m << " d " << d << " squared " << squared);
+    std::vector<double> x = uniform_values(n * d, -3, 3, unsigned(n + d)), y = uniform_values(m * d, -2, 4, unsigned(m));
+    std::vector<double> coords(m * d), out(n * m, -1.0);
+    for (uint64_t j = 0; j < m; ++j)
+        for (uint64_t k = 0; k < d; ++k) coords[k * m + j] = y[j * d + k];
+    uint64_t begin = n / 3, end = n - n / 4;
+    loops.euclidean_direct_rows({x.data(), coords.data(), out.data(), m, d, squared}, begin, end);
+    CHECK(rows_off_serial(out, x, y, m, d, begin, end, [squared](double sq) { return squared ? sq : std::sqrt(sq); }) ==
+          0);
+}
+
+}  // namespace
+
+TEST_CASE("simd paths: euclidean's row finish and direct rows on every path match serial loops", "[simd][euclidean]") {
+    for (SimdPath path : available_paths()) {
+        INFO("path " << path_name(path));
+        for (bool squared : {false, true}) {
+            for (uint64_t m : {4, 9, 31, 100}) check_euclidean_finish(*simd_loops_for(path), m, squared);
+            for (uint64_t d : {1, 3, 16}) check_euclidean_direct(*simd_loops_for(path), 9, 37, d, squared);
+            check_euclidean_direct(*simd_loops_for(path), 3, 2051, 2, squared);  // a full tile and a tail
+        }
+    }
+}
+
+namespace {
+
+// map's op `name` on one value, as the kernel promises: libm in double, rounded to T; integer
+// ops wrapping as NumPy's.
+template <class T>
+T serial_map(std::string_view name, T x) {
+    if constexpr (std::is_floating_point_v<T>) {
+        double v = double(x);
+        if (name == "exp") return T(std::exp(v));
+        if (name == "log") return T(std::log(v));
+        if (name == "log1p") return T(std::log1p(v));
+        if (name == "sqrt") return T(std::sqrt(v));
+        if (name == "sin") return T(std::sin(v));
+        if (name == "cos") return T(std::cos(v));
+        if (name == "tanh") return T(std::tanh(v));
+        if (name == "sigmoid") return T(1.0 / (1.0 + std::exp(-v)));
+        if (name == "abs") return std::fabs(x);
+        if (name == "negative") return -x;
+        if (name == "square") return x * x;
+    } else {
+        using U = std::make_unsigned_t<T>;
+        if (name == "abs") return x < 0 ? T(U(0) - U(x)) : x;
+        if (name == "negative") return T(U(0) - U(x));
+        if (name == "square") return T(uint64_t(U(x)) * uint64_t(U(x)));
+    }
+    FAIL("no serial " << name);
+    return x;
+}
+
+template <class T>
+void check_map_op(const MapOpLoops& op, int dtype_index) {
+    MapApplyFn fn = op.by_dtype[size_t(dtype_index)];
+    if (!fn) return;
+    INFO("op " << op.name << " dtype index " << dtype_index);
+    std::vector<double> values = uniform_values(37, -3, 3, 11);
+    std::vector<T> in, out(40, T(7));
+    for (double v : values) in.push_back(std::is_floating_point_v<T> ? T(v) : T(int64_t(v * 40)));
+    in.push_back(std::is_signed_v<T> ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max());
+    in.push_back(T(0));
+    in.push_back(std::numeric_limits<T>::max());
+    fn(in.data(), out.data(), 2, 37);  // [2, 39): the ends untouched
+    for (size_t e = 0; e < in.size(); ++e) {
+        T want = e < 2 || e >= 39 ? T(7) : serial_map<T>(op.name, in[e]);
+        INFO("element " << e << " of " << double(in[e]));
+        CHECK((std::memcmp(&out[e], &want, sizeof(T)) == 0 || (want != want && out[e] != out[e])));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("simd paths: map's ops on every path and dtype are the serial results bit for bit", "[simd][map]") {
+    for (SimdPath path : available_paths()) {
+        INFO("path " << path_name(path));
+        const MapOpLoops* ops = simd_loops_for(path)->map_ops;
+        for (uint64_t i = 0; i < kMapOpCount; ++i) {
+            check_map_op<double>(ops[i], 0);
+            check_map_op<float>(ops[i], 1);
+            check_map_op<int64_t>(ops[i], 2);
+            check_map_op<int32_t>(ops[i], 3);
+            check_map_op<uint8_t>(ops[i], 4);
+        }
     }
 }

@@ -1,7 +1,8 @@
 // The `euclidean` kernel: D[i,j] = ||X[i] - Y[j]||_2 for X (n×d), Y (m×d); ranges over rows of X.
 // Small d: a direct vectorized loop. Larger d: BLAS computes -2·X·Yᵀ into the output, then
 // sqrt(|x|² + |y|² - 2x·y) in place, and entries that cancellation could spoil are redone directly.
-// The same runs, squared or not, serve cdist's euclidean and sqeuclidean (pairwise.h).
+// The same runs, squared or not, serve cdist's euclidean and sqeuclidean (pairwise.h). The loops
+// over a row run on the process's SIMD path (simd/euclidean_loops.h).
 #include <algorithm>
 #include <cfloat>
 #include <climits>
@@ -12,6 +13,8 @@
 #include "worker/kernels/builtin.h"
 #include "worker/kernels/pairwise.h"
 #include "worker/kernels/simd.h"
+#include "worker/kernels/simd/euclidean_loops.h"
+#include "worker/kernels/simd/loops.h"
 #include "worker/kernels/validate.h"
 
 namespace shmpool {
@@ -53,13 +56,6 @@ double cancellation_cutoff(uint64_t d) {
                    : double(d + 2) * (DBL_EPSILON / 2) / kRelTol;
 }
 
-// sqrt of a double or a DoubleVec, unless Squared.
-template <bool Squared, class T>
-T finish_distance(const T& sq) {
-    if constexpr (Squared) return sq;
-    else return kernels::sqrt_of(sq);
-}
-
 }  // namespace
 
 PairDims kernels::check_pair_inputs(const ArrayMeta& x, const ArrayMeta& y) {
@@ -88,7 +84,7 @@ template <bool Squared>
 double direct_distance(const double* x, const double* y, uint64_t d) {
     double sum = 0;
     for (uint64_t k = 0; k < d; ++k) sum += (x[k] - y[k]) * (x[k] - y[k]);
-    return finish_distance<Squared>(sum);
+    return kernels::euclidean::finish<Squared>(sum);
 }
 
 // The BLAS path, for d above kMaxDirectDims.
@@ -97,7 +93,7 @@ class GemmEuclideanRun : public KernelRun {
 public:
     GemmEuclideanRun(const double* x, const double* y, double* out, PairDims dims)
         : x_(x), y_(y), out_(out), dims_(dims), cutoff_(cancellation_cutoff<Squared>(dims.d)),
-          y_sq_(dims.m), x_sq_(kBlockRows) {
+          y_sq_(dims.m), x_sq_(kBlockRows), loops_(kernels::simd_loops()) {
         for (uint64_t j = 0; j < dims_.m; ++j) y_sq_[j] = squared_norm(y_ + j * dims_.d, dims_.d);
     }
 
@@ -117,29 +113,13 @@ private:
         for (uint64_t r = 0; r < count; ++r) finish_row(first + r, x_sq_[r]);
     }
 
-    // True also for NaN (non-finite inputs): the direct loop then decides the value.
-    template <class T>
-    auto cancellation_risk(const T& dist, const T& norms) const {
-        if constexpr (Squared) return !(dist > cutoff_ * norms);
-        else return !(dist * dist > cutoff_ * norms);
-    }
-
-    // The row holds -2·x·y; make it sqrt(|x|² + |y|² - 2x·y) (or its square), and redo the
-    // risky entries.
+    // The row holds -2·x·y; make it sqrt(|x|² + |y|² - 2x·y) (or its square) on the SIMD
+    // path, then redo directly the entries at risk, from the first vector holding one.
     void finish_row(uint64_t i, double x_sq) {
         double* row = out_ + i * dims_.m;
-        kernels::for_each_lane(dims_.m, [&](uint64_t j, auto zero) {
-            auto norms = x_sq + kernels::load_like(zero, y_sq_.data() + j);
-            auto dist = finish_distance<Squared>(kernels::max_of(norms + kernels::load_like(zero, row + j), zero));
-            kernels::store(dist, row + j);
-            if (kernels::any_lane(cancellation_risk(dist, norms))) redo_risky(i, x_sq, j, kernels::lanes_of(zero));
-        });
-    }
-
-    void redo_risky(uint64_t i, double x_sq, uint64_t first, uint64_t count) {
-        double* row = out_ + i * dims_.m;
-        for (uint64_t j = first; j < first + count; ++j)
-            if (cancellation_risk(row[j], x_sq + y_sq_[j]))
+        uint64_t first = loops_.euclidean_finish_row({row, y_sq_.data(), x_sq, cutoff_, dims_.m, Squared});
+        for (uint64_t j = first; j < dims_.m; ++j)
+            if (kernels::euclidean::at_risk<Squared>(row[j], x_sq + y_sq_[j], cutoff_))
                 row[j] = direct_distance<Squared>(x_ + i * dims_.d, y_ + j * dims_.d, dims_.d);
     }
 
@@ -150,6 +130,7 @@ private:
     double cutoff_;              // (d + 2)·u / kRelTol or its squared variant, see above
     std::vector<double> y_sq_;   // |Y[j]|², once per job
     std::vector<double> x_sq_;   // |X[i]|² of the current block, reused by every range
+    const kernels::SimdLoops& loops_;  // the process's SIMD path
 };
 
 // The direct path, for d up to kMaxDirectDims: sqrt(Σ_k (x_k - y_k)²), vectorized over j.
@@ -157,18 +138,19 @@ template <bool Squared>
 class DirectEuclideanRun : public KernelRun {
 public:
     DirectEuclideanRun(const double* x, const double* y, double* out, PairDims dims)
-        : x_(x), out_(out), dims_(dims), y_transposed_(y, dims.m, dims.d) {}
+        : n_(dims.n), loops_(kernels::simd_loops()), y_transposed_(y, dims.m, dims.d),
+          job_{x, y_transposed_.view().coords(), out, dims.m, dims.d, Squared} {}
 
     void run(uint64_t begin, uint64_t end) override {
-        kernels::require_range(begin, end, dims_.n);
-        y_transposed_.map_rows(x_, begin, end, out_, [](const auto& sq) { return finish_distance<Squared>(sq); });
+        kernels::require_range(begin, end, n_);
+        loops_.euclidean_direct_rows(job_, begin, end);  // on the process's SIMD path
     }
 
 private:
-    const double* x_;
-    double* out_;
-    PairDims dims_;
+    uint64_t n_;
+    const kernels::SimdLoops& loops_;
     kernels::TransposedPoints y_transposed_;
+    kernels::EuclideanDirectRows job_;
 };
 
 template <bool Squared>

@@ -1,114 +1,42 @@
 // The `map` kernel: y = op(x) elementwise for any dtype and shape, same shape and dtype out;
-// ranges over rows (first dim). Integer ops wrap around as NumPy's do; float ops use libm.
+// ranges over rows (first dim); the loops run on the process's SIMD path (simd/map_loops.h).
 #include <array>
-#include <cmath>
 #include <string>
 #include <string_view>
-#include <type_traits>
 
 #include "worker/kernels/builtin.h"
-#include "worker/kernels/dtype_dispatch.h"
+#include "worker/kernels/simd/loops.h"
 #include "worker/kernels/validate.h"
 
 namespace shmpool {
 namespace {
 
-// Float-only ops, computed in double: float64 gets glibc's result (within 1 ulp of exact;
-// tanh 2), float32 gets the double result rounded once, which is the correctly rounded float
-// but for rare double roundings.
-struct Exp { static double of(double x) { return std::exp(x); } };
-struct Log { static double of(double x) { return std::log(x); } };
-struct Log1p { static double of(double x) { return std::log1p(x); } };
-struct Sqrt { static double of(double x) { return std::sqrt(x); } };
-struct Sin { static double of(double x) { return std::sin(x); } };
-struct Cos { static double of(double x) { return std::cos(x); } };
-struct Tanh { static double of(double x) { return std::tanh(x); } };
-// scipy.special.expit's formula.
-struct Sigmoid { static double of(double x) { return 1.0 / (1.0 + std::exp(-x)); } };
+using kernels::MapApplyFn;
+using kernels::MapOpLoops;
 
-template <class F>
-struct FloatOp {
-    template <class T>
-    static T of(T x) { return T(F::of(double(x))); }
-};
-
-// Ops on every dtype. Integers go through the unsigned type of the same width, so overflow
-// wraps modulo 2^bits exactly as NumPy's (abs(INT64_MIN) == INT64_MIN, -uint8(1) == 255).
-template <class T>
-using Unsigned = std::make_unsigned_t<T>;
-
-struct Abs {
-    template <class T>
-    static T of(T x) {
-        if constexpr (std::is_floating_point_v<T>) return std::fabs(x);
-        else if constexpr (std::is_unsigned_v<T>) return x;
-        else return x < 0 ? T(Unsigned<T>(0) - Unsigned<T>(x)) : x;
-    }
-};
-
-struct Negative {
-    template <class T>
-    static T of(T x) {
-        if constexpr (std::is_floating_point_v<T>) return -x;
-        else return T(Unsigned<T>(0) - Unsigned<T>(x));
-    }
-};
-
-struct Square {
-    template <class T>
-    static T of(T x) {
-        if constexpr (std::is_floating_point_v<T>) return x * x;
-        else return T(uint64_t(Unsigned<T>(x)) * uint64_t(Unsigned<T>(x)));  // no int promotion
-    }
-};
-
-// out[e] = Op::of(in[e]) for e in [first, first + count).
-using ApplyFn = void (*)(const void* in, void* out, uint64_t first, uint64_t count);
-
-template <class Op, class T>
-void apply(const void* in, void* out, uint64_t first, uint64_t count) {
-    const T* src = static_cast<const T*>(in) + first;
-    T* dst = static_cast<T*>(out) + first;
-    for (uint64_t e = 0; e < count; ++e) dst[e] = Op::template of<T>(src[e]);
+// "exp, log, ... or sigmoid": the ops' names, from the table.
+std::string op_list(const MapOpLoops* ops) {
+    std::string list;
+    for (uint64_t i = 0; i < kernels::kMapOpCount; ++i)
+        list += (i == 0 ? "" : i + 1 == kernels::kMapOpCount ? " or " : ", ") + std::string(ops[i].name);
+    return list;
 }
 
-// One op: its loop per dtype, in DType order (float64, float32, int64, int32, uint8);
-// nullptr where the op does not take the dtype.
-struct MapOp {
-    std::string_view name;
-    std::array<ApplyFn, 5> by_dtype;
-};
-
-template <class F>
-constexpr MapOp float_op(std::string_view name) {
-    return {name, {&apply<FloatOp<F>, double>, &apply<FloatOp<F>, float>, nullptr, nullptr, nullptr}};
-}
-
-template <class Op>
-constexpr MapOp any_op(std::string_view name) {
-    return {name,
-            {&apply<Op, double>, &apply<Op, float>, &apply<Op, int64_t>, &apply<Op, int32_t>, &apply<Op, uint8_t>}};
-}
-
-constexpr MapOp kOps[] = {float_op<Exp>("exp"),   float_op<Log>("log"),       float_op<Log1p>("log1p"),
-                          float_op<Sqrt>("sqrt"), any_op<Square>("square"),   any_op<Abs>("abs"),
-                          any_op<Negative>("negative"), float_op<Sin>("sin"), float_op<Cos>("cos"),
-                          float_op<Tanh>("tanh"), float_op<Sigmoid>("sigmoid")};
-constexpr const char* kOpList = "exp, log, log1p, sqrt, square, abs, negative, sin, cos, tanh or sigmoid";
-
-const MapOp& parse_op(const nlohmann::json& params) {
+// The op named by the params, in the process's SIMD path's table.
+const MapOpLoops& parse_op(const nlohmann::json& params) {
+    const MapOpLoops* ops = kernels::simd_loops().map_ops;
     kernels::require_known_params(params, {"op"});
     if (!params.is_object() || !params.contains("op"))
-        throw Error(ErrorCode::bad_param, "param 'op' is required: " + std::string(kOpList));
+        throw Error(ErrorCode::bad_param, "param 'op' is required: " + op_list(ops));
     const auto& value = params.at("op");
-    for (const auto& op : kOps)
-        if (value.is_string() && op.name == value.get<std::string>()) return op;
-    throw Error(ErrorCode::bad_param, "param 'op' must be " + std::string(kOpList) + ", got " + value.dump());
+    for (uint64_t i = 0; i < kernels::kMapOpCount; ++i)
+        if (value.is_string() && ops[i].name == value.get<std::string>()) return ops[i];
+    throw Error(ErrorCode::bad_param, "param 'op' must be " + op_list(ops) + ", got " + value.dump());
 }
 
 // The op's loop for the input's dtype; dtype_mismatch when it takes no such dtype.
-ApplyFn loop_for(const MapOp& op, const ArrayMeta& x) {
-    ApplyFn fn = op.by_dtype.at(size_t(x.dtype));
+MapApplyFn loop_for(const MapOpLoops& op, const ArrayMeta& x) {
+    MapApplyFn fn = op.by_dtype.at(size_t(x.dtype));
     if (!fn)
         throw Error(ErrorCode::dtype_mismatch, "op '" + std::string(op.name) + "' needs a float64 or float32 input 'x', got " +
                                                    std::string(dtype_name(x.dtype)) + " " + x.shape.to_string());
@@ -117,7 +45,7 @@ ApplyFn loop_for(const MapOp& op, const ArrayMeta& x) {
 
 class MapRun : public KernelRun {
 public:
-    MapRun(ApplyFn fn, const ArrayView& x, void* out) : fn_(fn), in_(x.data), out_(out), shape_(x.meta.shape) {}
+    MapRun(MapApplyFn fn, const ArrayView& x, void* out) : fn_(fn), in_(x.data), out_(out), shape_(x.meta.shape) {}
 
     void run(uint64_t begin, uint64_t end) override {
         kernels::require_range(begin, end, shape_.rows());
@@ -126,7 +54,7 @@ public:
     }
 
 private:
-    ApplyFn fn_;
+    MapApplyFn fn_;
     const void* in_;
     void* out_;
     Shape shape_;
@@ -137,7 +65,7 @@ public:
     std::string name() const override { return "map"; }
     std::vector<std::string> roles() const override { return {"x"}; }
     nlohmann::json describe_params() const override {
-        return {{"op", std::string(kOpList) + "; square, abs and negative also on integers (wrapping)"}};
+        return {{"op", op_list(kernels::simd_loops().map_ops) + "; square, abs and negative also on integers (wrapping)"}};
     }
     std::string description() const override {
         return "y = op(x) elementwise, as NumPy's ufuncs; x any dtype and shape, y the same";
@@ -152,7 +80,7 @@ public:
 
     std::unique_ptr<KernelRun> start(const RunContext& ctx) const override {
         const ArrayView& x = kernels::input_view(ctx, "x");
-        ApplyFn fn = loop_for(parse_op(ctx.params), x.meta);
+        MapApplyFn fn = loop_for(parse_op(ctx.params), x.meta);
         kernels::require_output(ctx, x.meta);
         return std::make_unique<MapRun>(fn, x, ctx.output.writable);
     }

@@ -2,7 +2,9 @@
 // kernels call simd_loops(), the process's path; tests call simd_loops_for(each path).
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <string_view>
 
 #include "worker/kernels/simd/path.h"
 
@@ -81,6 +83,35 @@ struct RbfRows {
     uint64_t n, d;
 };
 
+// euclidean's BLAS path (cdist's euclidean and sqeuclidean too), a row after the dgemm: row[j]
+// holds -2·x·y_j and becomes max(x_sq + y_sq[j] + row[j], 0), its sqrt unless `squared`.
+// cutoff: the cancellation bound of euclidean_loops.h's at_risk.
+struct EuclideanRow {
+    double* row;
+    const double* y_sq;
+    double x_sq, cutoff;
+    uint64_t m;
+    bool squared;
+};
+
+// euclidean's direct path (small d): out[i·m + j] = ||x_i - y_j|| (squared when `squared`) for
+// rows i of x (n×d) against every y_j, Y given transposed (coords[k·m + j]).
+struct EuclideanDirectRows {
+    const double *x, *coords;
+    double* out;
+    uint64_t m, d;
+    bool squared;
+};
+
+// map: one op's loops, out[e] = op(in[e]) for e in [first, first + count), by dtype in DType
+// order (float64, float32, int64, int32, uint8); null where the op does not take the dtype.
+using MapApplyFn = void (*)(const void* in, void* out, uint64_t first, uint64_t count);
+struct MapOpLoops {
+    std::string_view name;
+    std::array<MapApplyFn, 5> by_dtype;
+};
+inline constexpr uint64_t kMapOpCount = 11;
+
 struct SimdLoops {
     SimdPath path;
     // Fills `tile` with points [0, tile.count) of `points` (x, y pairs); false when one lies
@@ -102,6 +133,11 @@ struct SimdLoops {
     void (*cdist_rows)(const CdistRows& job, uint64_t begin, uint64_t end);
     void (*cdist_norms)(const double* y, uint64_t m, uint64_t d, double* norms);
     void (*rbf_rows)(const RbfRows& job, uint64_t begin, uint64_t end);
+    // Returns the first j of the first vector with an entry at risk of cancellation, or m: the
+    // caller redoes the entries at risk from there on.
+    uint64_t (*euclidean_finish_row)(const EuclideanRow& r);
+    void (*euclidean_direct_rows)(const EuclideanDirectRows& job, uint64_t begin, uint64_t end);
+    const MapOpLoops* map_ops;  // kMapOpCount ops (simd/map_loops.h)
 };
 
 const SimdLoops& simd_loops();                  // of simd_path()

@@ -3,8 +3,10 @@
 #include "worker/kernels/reduce_loops.h"
 #include "worker/kernels/simd/bilinear_loops.h"
 #include "worker/kernels/simd/cdist_loops.h"
+#include "worker/kernels/simd/euclidean_loops.h"
 #include "worker/kernels/simd/gaussian_loops.h"
 #include "worker/kernels/simd/loops.h"
+#include "worker/kernels/simd/map_loops.h"
 #include "worker/kernels/simd/rbf_loops.h"
 
 #ifndef SHMPOOL_SIMD_PATH
@@ -32,6 +34,9 @@ const SimdLoops SHMPOOL_LOOPS_OF(SHMPOOL_SIMD_PATH) = {
     .cdist_rows = &cdist::rows,
     .cdist_norms = &cdist::norms,
     .rbf_rows = &rbf::rows,
+    .euclidean_finish_row = &euclidean::finish_row,
+    .euclidean_direct_rows = &euclidean::direct_rows,
+    .map_ops = map_ops::kOps,
 };
 
 }  // namespace shmpool::kernels

@@ -12,7 +12,7 @@ namespace shmpool::kernels {
 namespace {
 
 constexpr const char* kNames[] = {"baseline", "avx2", "avx512", "native"};
-constexpr const char* kDispatchedKernels[] = {"bilinear_exp_sum", "cdist", "gaussian", "rbf", "reduce"};
+constexpr const char* kDispatchedKernels[] = {"bilinear_exp_sum", "cdist", "euclidean", "gaussian", "map", "rbf", "reduce"};
 
 // GCC checks a whole x86-64 level; clang 14 (the fuzz build) knows single features only.
 #ifdef __clang__
