@@ -1,5 +1,5 @@
 // Who may do what: the one place every access rule of the protocol lives (docs/security.md).
-// Datasets and jobs by owner, shares and administrators; files and shm objects by their mode.
+// Datasets and jobs by owner, shares and administrators; files and shm objects by their mode and ACL.
 #include "server/api/access_policy.h"
 
 #include <fcntl.h>
@@ -13,18 +13,7 @@
 namespace shmpool {
 namespace {
 
-constexpr mode_t kRead = 4, kWrite = 2, kSearch = 1;
-
-// Whether the permission bits of `st` grant `bits` (rwx, 0-7) to the peer, as the kernel
-// judges by its uid and groups: the owner's class, else the group's, else others' (ACLs and
-// capabilities other than root's are not considered).
-bool mode_grants(const PeerCred& peer, const struct stat& st, mode_t bits) {
-    if (peer.uid == 0) return true;
-    mode_t granted = st.st_uid == peer.uid        ? (st.st_mode >> 6) & 7
-                     : peer.in_group(st.st_gid) ? (st.st_mode >> 3) & 7
-                                                : st.st_mode & 7;
-    return (granted & bits) == bits;
-}
+constexpr unsigned kRead = 4, kWrite = 2, kSearch = 1;
 
 std::string uid_text(const PeerCred& peer) { return "uid " + std::to_string(peer.uid); }
 
@@ -91,29 +80,30 @@ void AccessPolicy::require_owned_object(const PeerCred& peer, const struct stat&
                                                       uid_text(peer) + " (pass its descriptor instead)");
 }
 
-void AccessPolicy::require_file_access(const PeerCred& peer, const struct stat& st, ObjectUse use,
+void AccessPolicy::require_file_access(const PeerCred& peer, const FilePermissions& file, ObjectUse use,
                                        const std::string& label) const {
-    if (!mode_grants(peer, st, use == ObjectUse::read ? kRead : kWrite))
+    if (!file.grants(peer, use == ObjectUse::read ? kRead : kWrite))
         throw Error(ErrorCode::permission_denied, label + ": " + uid_text(peer) + " may not " +
                                                       (use == ObjectUse::read ? "read" : "write") + " it itself");
 }
 
-void AccessPolicy::require_dir_access(const PeerCred& peer, const struct stat& st, ObjectUse use,
+void AccessPolicy::require_dir_access(const PeerCred& peer, const FilePermissions& dir, ObjectUse use,
                                       const std::string& label) const {
-    mode_t bits = use == ObjectUse::read ? kSearch : kSearch | kWrite;
-    if (!mode_grants(peer, st, bits))
+    unsigned bits = use == ObjectUse::read ? kSearch : kSearch | kWrite;
+    if (!dir.grants(peer, bits))
         throw Error(ErrorCode::permission_denied, label + ": " + uid_text(peer) + " may not " +
                                                       (use == ObjectUse::read ? "enter" : "create files in") +
                                                       " this directory itself");
 }
 
-void AccessPolicy::require_may_replace(const PeerCred& peer, const struct stat& dir, const struct stat& target,
+void AccessPolicy::require_may_replace(const PeerCred& peer, const FilePermissions& dir, const FilePermissions& target,
                                        const std::string& label) const {
-    bool sticky = (dir.st_mode & S_ISVTX) && peer.uid != 0 && target.st_uid != peer.uid && dir.st_uid != peer.uid;
+    const struct stat &d = dir.st(), &t = target.st();
+    bool sticky = (d.st_mode & S_ISVTX) && peer.uid != 0 && t.st_uid != peer.uid && d.st_uid != peer.uid;
     if (sticky)
         throw Error(ErrorCode::permission_denied, label + ": " + uid_text(peer) + " may not replace uid " +
-                                                      std::to_string(target.st_uid) + "'s file in a sticky directory");
-    if (!S_ISLNK(target.st_mode)) require_file_access(peer, target, ObjectUse::write, label);
+                                                      std::to_string(t.st_uid) + "'s file in a sticky directory");
+    if (!S_ISLNK(t.st_mode)) require_file_access(peer, target, ObjectUse::write, label);
 }
 
 void AccessPolicy::require_path_search(const PeerCred& peer, const std::string& dir, const std::string& label) const {
@@ -121,10 +111,8 @@ void AccessPolicy::require_path_search(const PeerCred& peer, const std::string& 
         end = dir.find('/', end + 1);
         std::string prefix = end == std::string::npos ? dir : dir.substr(0, end);
         if (prefix.empty()) continue;
-        struct stat st {};
-        if (stat(prefix.c_str(), &st) != 0)
-            throw Error(ErrorCode::io_error, sys_error_text("stat", "checking " + label + " at '" + prefix + "'", errno));
-        require_dir_access(peer, st, ObjectUse::read, label + " (at '" + prefix + "')");
+        std::string at = label + " (at '" + prefix + "')";
+        require_dir_access(peer, FilePermissions::of_path(prefix, at), ObjectUse::read, at);
     }
 }
 

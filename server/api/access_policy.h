@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "server/api/file_permissions.h"
 #include "server/api/peer_access.h"
 
 namespace shmpool {
@@ -48,15 +49,15 @@ public:
     // --- no confused deputy: what the daemon opened for the peer, the peer could open itself
     // A shm object named by the client: its owner must be the peer (permission_denied).
     void require_owned_object(const PeerCred& peer, const struct stat& st, const std::string& label) const;
-    // A file inside --allow-dir: its mode bits must let the peer read (put) or write (save) it,
-    // as the kernel would judge by the peer's uid and groups (permission_denied).
-    void require_file_access(const PeerCred& peer, const struct stat& st, ObjectUse use,
+    // A file inside --allow-dir: its mode bits and ACL must let the peer read (put) or write
+    // (save) it, as the kernel would judge by the peer's uid and groups (permission_denied).
+    void require_file_access(const PeerCred& peer, const FilePermissions& file, ObjectUse use,
                              const std::string& label) const;
     // A directory the peer's path goes through (search), or a new file goes in (write + search).
-    void require_dir_access(const PeerCred& peer, const struct stat& st, ObjectUse use, const std::string& label) const;
+    void require_dir_access(const PeerCred& peer, const FilePermissions& dir, ObjectUse use, const std::string& label) const;
     // A save over an existing `target` in directory `dir`: the peer must be able to write the
     // file, and a sticky directory (as /tmp) must let it replace it (permission_denied).
-    void require_may_replace(const PeerCred& peer, const struct stat& dir, const struct stat& target,
+    void require_may_replace(const PeerCred& peer, const FilePermissions& dir, const FilePermissions& target,
                              const std::string& label) const;
     // Every directory from / down to `dir` (a resolved path) must let the peer search it.
     void require_path_search(const PeerCred& peer, const std::string& dir, const std::string& label) const;

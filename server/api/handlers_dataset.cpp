@@ -169,9 +169,8 @@ void put_from_file(const Call& c, const std::string& name, const std::string& as
     std::string resolved = c.daemon->paths().resolve_existing(asked);
     auto file = std::make_shared<UniqueFd>(c.daemon->paths().open_resolved(resolved, O_RDONLY | O_NONBLOCK, asked));
     c.access().require_path_search(c.peer(), resolved.substr(0, resolved.rfind('/')), "'" + asked + "'");
-    struct stat st {};
-    if (fstat(file->get(), &st) != 0) throw Error(ErrorCode::io_error, sys_error_text("fstat", "reading " + asked, errno));
-    c.access().require_file_access(c.peer(), st, ObjectUse::read, "'" + asked + "'");
+    c.access().require_file_access(c.peer(), FilePermissions::of_fd(file->get(), "'" + asked + "'"), ObjectUse::read,
+                                   "'" + asked + "'");
     put_from_open_file(c, name, file, "'" + asked + "'");
 }
 
@@ -339,11 +338,10 @@ struct SaveTarget {
 void check_may_save(const Call& c, const PathPolicy::NewFileDir& target, const std::string& asked) {
     std::string label = "'" + asked + "'";
     c.access().require_path_search(c.peer(), target.resolved.substr(0, target.resolved.rfind('/')), label);
-    struct stat dir {}, existing {};
-    if (fstat(target.dir.get(), &dir) != 0) throw Error(ErrorCode::io_error, sys_error_text("fstat", label, errno));
+    FilePermissions dir = FilePermissions::of_fd(target.dir.get(), "the directory of " + label);
     c.access().require_dir_access(c.peer(), dir, ObjectUse::write, "the directory of " + label);
-    if (fstatat(target.dir.get(), target.name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0)
-        c.access().require_may_replace(c.peer(), dir, existing, label);
+    if (auto existing = FilePermissions::at(target.dir.get(), target.name, label))
+        c.access().require_may_replace(c.peer(), dir, *existing, label);
 }
 
 void handle_dataset_save(const Call& c) {

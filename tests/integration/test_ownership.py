@@ -3,8 +3,10 @@ the protocol run as the owner of a dataset and a job (uid nobody), another allow
 and an administrator (uid 23456 by --admin-users; root for a few), each a real process under
 setpriv; and the confused-deputy cases: shm objects and files the client could not open itself."""
 
+import errno
 import json
 import os
+import struct
 import subprocess
 
 import numpy as np
@@ -399,3 +401,59 @@ def test_python_client_and_cli_share_and_unshare(daemon_factory):
     assert res.returncode != 0 and "not_owner" in res.stderr, res
     res = cli_as(OTHER, d, "shutdown")
     assert res.returncode != 0 and "not_admin" in res.stderr, res
+
+
+def set_acl(path, entries):
+    """Sets `path`'s POSIX access ACL (Linux's system.posix_acl_access bytes) from (tag, perm, id)
+    entries, tags as in linux/posix_acl.h; skips the test where the file system keeps none."""
+    data = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", tag, perm, ident) for tag, perm, ident in entries)
+    try:
+        os.setxattr(path, "system.posix_acl_access", data)
+    except OSError as e:
+        if e.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
+            pytest.skip("the file system of %s keeps no POSIX ACLs" % path)
+        raise
+
+
+USER_OBJ, USER, GROUP_OBJ, MASK, OTHER_ENTRY, NO_ID = 0x01, 0x02, 0x04, 0x10, 0x20, 0xffffffff
+
+
+@pytest.mark.time_limit(60)
+def test_a_posix_acl_decides_what_the_client_may_read_and_write(daemon_factory):
+    """The mode bits alone would grant OWNER the first file and the directory, and deny it the
+    second file: the ACLs say the opposite, and the kernel would follow them, so must the daemon."""
+    d = strangers_daemon(daemon_factory)
+    data = h.rng(4).standard_normal(5)
+    denied, granted = os.path.join(d.workdir, "denied.npy"), os.path.join(d.workdir, "granted.npy")
+    for path in (denied, granted):
+        np.save(path, data)
+    os.chmod(denied, 0o644)  # others r--, but OWNER is named with ---
+    set_acl(denied, [(USER_OBJ, 6, NO_ID), (USER, 0, OWNER), (GROUP_OBJ, 4, NO_ID), (MASK, 4, NO_ID),
+                     (OTHER_ENTRY, 4, NO_ID)])
+    os.chmod(granted, 0o600)  # root's alone by its mode, but OWNER is named with r--
+    set_acl(granted, [(USER_OBJ, 6, NO_ID), (USER, 4, OWNER), (GROUP_OBJ, 0, NO_ID), (MASK, 4, NO_ID),
+                      (OTHER_ENTRY, 0, NO_ID)])
+    assert os.stat(denied).st_mode & 0o777 == 0o644 and os.stat(granted).st_mode & 0o777 == 0o640
+    closed = os.path.join(d.workdir, "closed")  # 0755, but OWNER may not search it
+    os.mkdir(closed, 0o755)
+    np.save(os.path.join(closed, "inside.npy"), data)
+    set_acl(closed, [(USER_OBJ, 7, NO_ID), (USER, 0, OWNER), (GROUP_OBJ, 5, NO_ID), (MASK, 5, NO_ID),
+                     (OTHER_ENTRY, 5, NO_ID)])
+    shared = os.path.join(d.workdir, "shared")  # root's 0755, but OWNER may create files in it
+    os.mkdir(shared, 0o755)
+    set_acl(shared, [(USER_OBJ, 7, NO_ID), (USER, 7, OWNER), (GROUP_OBJ, 5, NO_ID), (MASK, 7, NO_ID),
+                     (OTHER_ENTRY, 5, NO_ID)])
+    reqs = [{"verb": "dataset.put", "name": "a", "file": denied},
+            {"verb": "dataset.put", "name": "b", "file": os.path.join(closed, "inside.npy")},
+            {"verb": "dataset.put", "name": "c", "file": granted},
+            {"verb": "dataset.save", "name": "c", "file": os.path.join(closed, "new.npy")},
+            {"verb": "dataset.save", "name": "c", "file": os.path.join(shared, "new.npy")}]
+    replies = requests_as(OWNER, d, reqs)
+    assert [outcome(r) for r in replies] == ["permission_denied"] * 2 + ["ok", "permission_denied", "ok"], replies
+    assert np.array_equal(np.load(os.path.join(shared, "new.npy")), data)
+    assert not os.path.exists(os.path.join(closed, "new.npy"))
+    # the kernel agrees: OWNER itself can open exactly what the daemon let it use
+    opened = run_as(OWNER, "import sys\nfor p in sys.argv[1:]:\n    try:\n        open(p, 'rb').close(); print('ok')\n"
+                           "    except PermissionError:\n        print('denied')\n",
+                    denied, os.path.join(closed, "inside.npy"), granted)
+    assert opened.split() == ["denied", "denied", "ok"], opened

@@ -3,6 +3,8 @@
 // users and groups by name or id, list parsing) and AccessPolicy (owners, shares, admins, mode bits).
 #include <catch2/catch.hpp>
 
+#include <linux/posix_acl.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -145,6 +147,24 @@ struct stat file_stat(uid_t uid, gid_t gid, mode_t mode) {
     return st;
 }
 
+// An ACL entry: tag (linux/posix_acl.h), rwx bits, uid or gid (named entries).
+struct Entry {
+    uint16_t tag, perm;
+    uint32_t id = 0xffffffff;
+};
+
+// A file's permissions, with the ACL given as Linux's system.posix_acl_access bytes (version 2,
+// then little-endian tag, perm and id per entry).
+shmpool::FilePermissions file(uid_t uid, gid_t gid, mode_t mode, const std::vector<Entry>& acl = {}) {
+    std::string bytes = acl.empty() ? "" : std::string{2, 0, 0, 0};
+    for (const Entry& e : acl) {
+        const uint32_t fields[] = {e.tag, e.perm};
+        for (uint32_t v : fields) bytes += std::string{char(v & 0xff), char(v >> 8)};
+        for (int shift = 0; shift < 32; shift += 8) bytes += char((e.id >> shift) & 0xff);
+    }
+    return shmpool::FilePermissions(file_stat(uid, gid, mode), bytes, "f");
+}
+
 shmpool::PeerCred peer(uid_t uid, gid_t gid, std::vector<gid_t> groups = {}) { return {1, uid, gid, std::move(groups)}; }
 
 }  // namespace
@@ -179,20 +199,51 @@ TEST_CASE("AccessPolicy: owners, shares by user, group or all, and admins") {
 TEST_CASE("AccessPolicy judges files by the peer's class: owner, else group, else others") {
     shmpool::AccessPolicy policy("", "");
     using shmpool::ObjectUse;
-    auto access = [&](const shmpool::PeerCred& p, const struct stat& st, ObjectUse use) {
-        return code_of([&] { policy.require_file_access(p, st, use, "f"); });
+    auto access = [&](const shmpool::PeerCred& p, const shmpool::FilePermissions& f, ObjectUse use) {
+        return code_of([&] { policy.require_file_access(p, f, use, "f"); });
     };
     const auto alice = peer(1000, 1000, {50});
-    CHECK(access(alice, file_stat(0, 0, 0600), ObjectUse::read) == ErrorCode::permission_denied);
-    CHECK(access(alice, file_stat(0, 0, 0644), ObjectUse::write) == ErrorCode::permission_denied);
-    CHECK_NOTHROW(policy.require_file_access(alice, file_stat(0, 50, 0640), ObjectUse::read, "f"));  // its group
-    CHECK(access(alice, file_stat(1000, 50, 0040), ObjectUse::read) == ErrorCode::permission_denied);  // owner class wins
-    CHECK_NOTHROW(policy.require_file_access(peer(0, 0), file_stat(1000, 1000, 0), ObjectUse::write, "f"));  // root
+    CHECK(access(alice, file(0, 0, 0600), ObjectUse::read) == ErrorCode::permission_denied);
+    CHECK(access(alice, file(0, 0, 0644), ObjectUse::write) == ErrorCode::permission_denied);
+    CHECK_NOTHROW(policy.require_file_access(alice, file(0, 50, 0640), ObjectUse::read, "f"));  // its group
+    CHECK(access(alice, file(1000, 50, 0040), ObjectUse::read) == ErrorCode::permission_denied);  // owner class wins
+    CHECK_NOTHROW(policy.require_file_access(peer(0, 0), file(1000, 1000, 0), ObjectUse::write, "f"));  // root
     CHECK(code_of([&] { policy.require_owned_object(alice, file_stat(0, 0, 0666), "o"); }) == ErrorCode::permission_denied);
-    CHECK(code_of([&] { policy.require_dir_access(alice, file_stat(0, 0, 0755), ObjectUse::write, "d"); }) ==
+    CHECK(code_of([&] { policy.require_dir_access(alice, file(0, 0, 0755), ObjectUse::write, "d"); }) ==
           ErrorCode::permission_denied);
-    struct stat tmp = file_stat(0, 0, 01777);
-    CHECK(code_of([&] { policy.require_may_replace(alice, tmp, file_stat(0, 0, 0666), "f"); }) ==
+    auto tmp = file(0, 0, 01777);
+    CHECK(code_of([&] { policy.require_may_replace(alice, tmp, file(0, 0, 0666), "f"); }) ==
           ErrorCode::permission_denied);  // sticky: not hers
-    CHECK_NOTHROW(policy.require_may_replace(alice, tmp, file_stat(1000, 1000, 0644), "f"));
+    CHECK_NOTHROW(policy.require_may_replace(alice, tmp, file(1000, 1000, 0644), "f"));
+}
+
+TEST_CASE("FilePermissions follows a POSIX ACL as the kernel does, not the mode bits") {
+    const auto alice = peer(1000, 1000, {50}), bob = peer(2000, 2000), carol = peer(3000, 3000, {60});
+    // mode 0644 (group bits = the mask, r--) with alice named and denied: others' r-- is not hers
+    auto denies_alice = file(0, 0, 0644, {{ACL_USER_OBJ, 6}, {ACL_USER, 0, 1000}, {ACL_GROUP_OBJ, 4}, {ACL_MASK, 4},
+                                          {ACL_OTHER, 4}});
+    CHECK_FALSE(denies_alice.grants(alice, 4));
+    CHECK(denies_alice.grants(bob, 4));
+    CHECK(denies_alice.grants(peer(0, 0), 6));  // root
+    // mode 0600 with bob named rw-, through a mask of r--: bob reads, does not write
+    auto grants_bob = file(0, 0, 0640, {{ACL_USER_OBJ, 6}, {ACL_USER, 6, 2000}, {ACL_GROUP_OBJ, 0}, {ACL_MASK, 4},
+                                        {ACL_OTHER, 0}});
+    CHECK(grants_bob.grants(bob, 4));
+    CHECK_FALSE(grants_bob.grants(bob, 2));
+    CHECK_FALSE(grants_bob.grants(alice, 4));
+    // a group named: carol through group 60; alice's group 50 matches the owning group, which
+    // grants nothing, so others' r-- does not apply to her either
+    auto by_group = file(7, 50, 0674, {{ACL_USER_OBJ, 6}, {ACL_GROUP_OBJ, 0}, {ACL_GROUP, 5, 60}, {ACL_MASK, 7},
+                                       {ACL_OTHER, 4}});
+    CHECK(by_group.grants(carol, 5));
+    CHECK_FALSE(by_group.grants(alice, 4));
+    CHECK(by_group.grants(bob, 4));
+    CHECK_FALSE(by_group.grants(peer(7, 7), 1));  // the owner's entry: rw- only
+    CHECK(by_group.has_acl());
+    CHECK_FALSE(file(0, 0, 0644).has_acl());
+    // bytes not in the format are an error, never a guess
+    CHECK_THROWS_AS(shmpool::FilePermissions(file_stat(0, 0, 0644), std::string("\x02\0\0\0\x01", 5), "f"),
+                    shmpool::Error);
+    CHECK_THROWS_AS(shmpool::FilePermissions(file_stat(0, 0, 0644), std::string("\x01\0\0\0", 4), "f"),
+                    shmpool::Error);
 }
