@@ -93,7 +93,7 @@ class GemmEuclideanRun : public KernelRun {
 public:
     GemmEuclideanRun(const double* x, const double* y, double* out, PairDims dims)
         : x_(x), y_(y), out_(out), dims_(dims), cutoff_(cancellation_cutoff<Squared>(dims.d)),
-          y_sq_(dims.m), x_sq_(kBlockRows), loops_(kernels::simd_loops()) {
+          y_sq_(dims.m), x_sq_(kBlockRows), at_risk_starts_(dims.m), loops_(kernels::simd_loops()) {
         for (uint64_t j = 0; j < dims_.m; ++j) y_sq_[j] = squared_norm(y_ + j * dims_.d, dims_.d);
     }
 
@@ -114,13 +114,18 @@ private:
     }
 
     // The row holds -2·x·y; make it sqrt(|x|² + |y|² - 2x·y) (or its square) on the SIMD
-    // path, then redo directly the entries at risk, from the first vector holding one.
+    // path, then redo directly the entries at risk, in the vectors the path found them in.
     void finish_row(uint64_t i, double x_sq) {
         double* row = out_ + i * dims_.m;
-        uint64_t first = loops_.euclidean_finish_row({row, y_sq_.data(), x_sq, cutoff_, dims_.m, Squared});
-        for (uint64_t j = first; j < dims_.m; ++j)
-            if (kernels::euclidean::at_risk<Squared>(row[j], x_sq + y_sq_[j], cutoff_))
-                row[j] = direct_distance<Squared>(x_ + i * dims_.d, y_ + j * dims_.d, dims_.d);
+        uint64_t vectors = loops_.euclidean_finish_row(
+            {row, y_sq_.data(), x_sq, cutoff_, dims_.m, Squared, at_risk_starts_.data()});
+        for (uint64_t v = 0, done = 0; v < vectors; ++v) {
+            uint64_t start = std::max(at_risk_starts_[v], done);
+            done = std::min(at_risk_starts_[v] + kernels::kMaxLanes, dims_.m);
+            for (uint64_t j = start; j < done; ++j)
+                if (kernels::euclidean::at_risk<Squared>(row[j], x_sq + y_sq_[j], cutoff_))
+                    row[j] = direct_distance<Squared>(x_ + i * dims_.d, y_ + j * dims_.d, dims_.d);
+        }
     }
 
     const double* x_;
@@ -130,7 +135,8 @@ private:
     double cutoff_;              // (d + 2)·u / kRelTol or its squared variant, see above
     std::vector<double> y_sq_;   // |Y[j]|², once per job
     std::vector<double> x_sq_;   // |X[i]|² of the current block, reused by every range
-    const kernels::SimdLoops& loops_;  // the process's SIMD path
+    std::vector<uint64_t> at_risk_starts_;  // of the row being finished (see SimdLoops)
+    const kernels::SimdLoops& loops_;       // the process's SIMD path
 };
 
 // The direct path, for d up to kMaxDirectDims: sqrt(Σ_k (x_k - y_k)²), vectorized over j.

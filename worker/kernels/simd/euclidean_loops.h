@@ -27,14 +27,15 @@ auto at_risk(const T& dist, const T& norms, double cutoff) {
 
 template <bool Squared>
 uint64_t finish_row_as(const EuclideanRow& r) {
-    uint64_t first_at_risk = r.m;
+    static_assert(DoubleVec::size() <= kMaxLanes);
+    uint64_t vectors_at_risk = 0;
     for_each_lane(r.m, [&](uint64_t j, auto zero) {
         auto norms = r.x_sq + load_like(zero, r.y_sq + j);
         auto dist = finish<Squared>(max_of(norms + load_like(zero, r.row + j), zero));
         store(dist, r.row + j);
-        if (first_at_risk == r.m && any_lane(at_risk<Squared>(dist, norms, r.cutoff))) first_at_risk = j;
+        if (any_lane(at_risk<Squared>(dist, norms, r.cutoff))) r.at_risk_starts[vectors_at_risk++] = j;
     });
-    return first_at_risk;
+    return vectors_at_risk;
 }
 
 inline uint64_t finish_row(const EuclideanRow& r) { return r.squared ? finish_row_as<true>(r) : finish_row_as<false>(r); }

@@ -85,13 +85,15 @@ struct RbfRows {
 
 // euclidean's BLAS path (cdist's euclidean and sqeuclidean too), a row after the dgemm: row[j]
 // holds -2·x·y_j and becomes max(x_sq + y_sq[j] + row[j], 0), its sqrt unless `squared`.
-// cutoff: the cancellation bound of euclidean_loops.h's at_risk.
+// cutoff: the cancellation bound of euclidean_loops.h's at_risk. at_risk_starts (room for m)
+// receives the first index of each vector holding an entry at risk, in order.
 struct EuclideanRow {
     double* row;
     const double* y_sq;
     double x_sq, cutoff;
     uint64_t m;
     bool squared;
+    uint64_t* at_risk_starts;
 };
 
 // euclidean's direct path (small d): out[i·m + j] = ||x_i - y_j|| (squared when `squared`) for
@@ -111,6 +113,8 @@ struct MapOpLoops {
     std::array<MapApplyFn, 5> by_dtype;
 };
 inline constexpr uint64_t kMapOpCount = 11;
+
+inline constexpr uint64_t kMaxLanes = 8;  // doubles in the widest path's vector (AVX-512)
 
 struct SimdLoops {
     SimdPath path;
@@ -133,8 +137,8 @@ struct SimdLoops {
     void (*cdist_rows)(const CdistRows& job, uint64_t begin, uint64_t end);
     void (*cdist_norms)(const double* y, uint64_t m, uint64_t d, double* norms);
     void (*rbf_rows)(const RbfRows& job, uint64_t begin, uint64_t end);
-    // Returns the first j of the first vector with an entry at risk of cancellation, or m: the
-    // caller redoes the entries at risk from there on.
+    // Returns how many vectors hold an entry at risk of cancellation (their starts in
+    // r.at_risk_starts, at most kMaxLanes entries each): the caller redoes those entries.
     uint64_t (*euclidean_finish_row)(const EuclideanRow& r);
     void (*euclidean_direct_rows)(const EuclideanDirectRows& job, uint64_t begin, uint64_t end);
     const MapOpLoops* map_ops;  // kMapOpCount ops (simd/map_loops.h)
