@@ -9,22 +9,21 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include "common/error.h"
+#include "common/unique_fd.h"
 
 namespace shmpool {
 namespace {
 
 constexpr const char* kAclXattr = "system.posix_acl_access";
 
-// The ACL xattr of `path` (followed or not), empty when the file has none or its file system
-// keeps none.
-std::string acl_xattr_of(const std::string& path, bool follow, const std::string& label) {
-    std::string bytes(4096, '\0');
+// The ACL xattr of the file a descriptor holds (any kind, O_PATH too, through its /proc link),
+// empty when the file has none or its file system keeps none.
+std::string acl_xattr_of(int fd, const std::string& label) {
+    std::string path = "/proc/self/fd/" + std::to_string(fd), bytes(4096, '\0');
     for (int tries = 0; tries < 2; ++tries) {
-        ssize_t n = follow ? getxattr(path.c_str(), kAclXattr, bytes.data(), bytes.size())
-                           : lgetxattr(path.c_str(), kAclXattr, bytes.data(), bytes.size());
+        ssize_t n = getxattr(path.c_str(), kAclXattr, bytes.data(), bytes.size());
         if (n >= 0) return bytes.substr(0, size_t(n));
         if (errno == ENODATA || errno == ENOTSUP) return {};
         if (errno != ERANGE) throw Error(ErrorCode::io_error, sys_error_text("getxattr", "reading the ACL of " + label, errno));
@@ -33,33 +32,38 @@ std::string acl_xattr_of(const std::string& path, bool follow, const std::string
     throw Error(ErrorCode::io_error, "reading the ACL of " + label + ": it is too large");
 }
 
-std::string proc_fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+// `path` (from `dir_fd`; AT_FDCWD: absolute or from the working directory) opened O_PATH, a
+// final symlink not followed unless `follow`; -1 with errno ENOENT when it does not exist.
+UniqueFd open_path(int dir_fd, const std::string& path, bool follow, const std::string& label) {
+    int fd = openat(dir_fd, path.c_str(), O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+    if (fd < 0 && errno != ENOENT) throw Error(ErrorCode::io_error, sys_error_text("open", "checking " + label, errno));
+    return UniqueFd(fd);
+}
 
 uint16_t le16(const char* p) { return uint16_t(uint8_t(p[0]) | uint8_t(p[1]) << 8); }
 uint32_t le32(const char* p) { return uint32_t(le16(p)) | uint32_t(le16(p + 2)) << 16; }
 
 }  // namespace
 
+// Each way in opens the file once and reads its mode and ACL from that one descriptor, so both
+// describe the same inode even if the name is swapped meanwhile.
 FilePermissions FilePermissions::of_fd(int fd, const std::string& label) {
     struct stat st {};
     if (fstat(fd, &st) != 0) throw Error(ErrorCode::io_error, sys_error_text("fstat", "checking " + label, errno));
-    return FilePermissions(st, acl_xattr_of(proc_fd_path(fd), true, label), label);
+    if (S_ISLNK(st.st_mode)) return FilePermissions(st, {}, label);  // a symlink (O_PATH) has no ACL
+    return FilePermissions(st, acl_xattr_of(fd, label), label);
 }
 
 std::optional<FilePermissions> FilePermissions::at(int dir_fd, const std::string& name, const std::string& label) {
-    struct stat st {};
-    if (fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        if (errno == ENOENT) return std::nullopt;
-        throw Error(ErrorCode::io_error, sys_error_text("fstatat", "checking " + label, errno));
-    }
-    if (S_ISLNK(st.st_mode)) return FilePermissions(st, {}, label);  // a symlink has no ACL
-    return FilePermissions(st, acl_xattr_of(proc_fd_path(dir_fd) + "/" + name, false, label), label);
+    UniqueFd entry = open_path(dir_fd, name, /*follow=*/false, label);
+    if (!entry) return std::nullopt;
+    return of_fd(entry.get(), label);
 }
 
 FilePermissions FilePermissions::of_path(const std::string& path, const std::string& label) {
-    struct stat st {};
-    if (stat(path.c_str(), &st) != 0) throw Error(ErrorCode::io_error, sys_error_text("stat", "checking " + label, errno));
-    return FilePermissions(st, acl_xattr_of(path, true, label), label);
+    UniqueFd file = open_path(AT_FDCWD, path, /*follow=*/true, label);
+    if (!file) throw Error(ErrorCode::io_error, sys_error_text("open", "checking " + label, ENOENT));
+    return of_fd(file.get(), label);
 }
 
 FilePermissions::FilePermissions(const struct stat& st, const std::string& acl_xattr, const std::string& label) : st_(st) {

@@ -1,6 +1,6 @@
 // The `map` kernel: y = op(x) elementwise for any dtype and shape, same shape and dtype out;
 // ranges over rows (first dim); the loops run on the process's SIMD path (simd/map_loops.h).
-#include <array>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -15,22 +15,22 @@ using kernels::MapApplyFn;
 using kernels::MapOpLoops;
 
 // "exp, log, ... or sigmoid": the ops' names, from the table.
-std::string op_list(const MapOpLoops* ops) {
+std::string op_list(std::span<const MapOpLoops> ops) {
     std::string list;
-    for (uint64_t i = 0; i < kernels::kMapOpCount; ++i)
-        list += (i == 0 ? "" : i + 1 == kernels::kMapOpCount ? " or " : ", ") + std::string(ops[i].name);
+    for (size_t i = 0; i < ops.size(); ++i)
+        list += (i == 0 ? "" : i + 1 == ops.size() ? " or " : ", ") + std::string(ops[i].name);
     return list;
 }
 
 // The op named by the params, in the process's SIMD path's table.
 const MapOpLoops& parse_op(const nlohmann::json& params) {
-    const MapOpLoops* ops = kernels::simd_loops().map_ops;
+    std::span<const MapOpLoops> ops = kernels::simd_loops().map_ops;
     kernels::require_known_params(params, {"op"});
     if (!params.is_object() || !params.contains("op"))
         throw Error(ErrorCode::bad_param, "param 'op' is required: " + op_list(ops));
     const auto& value = params.at("op");
-    for (uint64_t i = 0; i < kernels::kMapOpCount; ++i)
-        if (value.is_string() && ops[i].name == value.get<std::string>()) return ops[i];
+    for (const MapOpLoops& op : ops)
+        if (value.is_string() && op.name == value.get<std::string>()) return op;
     throw Error(ErrorCode::bad_param, "param 'op' must be " + op_list(ops) + ", got " + value.dump());
 }
 

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 #include "worker/kernels/simd/path.h"
@@ -112,7 +113,6 @@ struct MapOpLoops {
     std::string_view name;
     std::array<MapApplyFn, 5> by_dtype;
 };
-inline constexpr uint64_t kMapOpCount = 11;
 
 inline constexpr uint64_t kMaxLanes = 8;  // doubles in the widest path's vector (AVX-512)
 
@@ -141,7 +141,7 @@ struct SimdLoops {
     // r.at_risk_starts, at most kMaxLanes entries each): the caller redoes those entries.
     uint64_t (*euclidean_finish_row)(const EuclideanRow& r);
     void (*euclidean_direct_rows)(const EuclideanDirectRows& job, uint64_t begin, uint64_t end);
-    const MapOpLoops* map_ops;  // kMapOpCount ops (simd/map_loops.h)
+    std::span<const MapOpLoops> map_ops;  // every op (simd/map_loops.h)
 };
 
 const SimdLoops& simd_loops();                  // of simd_path()

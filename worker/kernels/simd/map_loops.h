@@ -81,7 +81,7 @@ constexpr MapOpLoops any_op(std::string_view name) {
             {&apply<Op, double>, &apply<Op, float>, &apply<Op, int64_t>, &apply<Op, int32_t>, &apply<Op, uint8_t>}};
 }
 
-inline constexpr MapOpLoops kOps[kMapOpCount] = {
+inline constexpr MapOpLoops kOps[] = {
     float_op<Exp>("exp"),   float_op<Log>("log"),         float_op<Log1p>("log1p"), float_op<Sqrt>("sqrt"),
     any_op<Square>("square"), any_op<Abs>("abs"),         any_op<Negative>("negative"), float_op<Sin>("sin"),
     float_op<Cos>("cos"),   float_op<Tanh>("tanh"),       float_op<Sigmoid>("sigmoid")};
